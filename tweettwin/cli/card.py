@@ -1,0 +1,3 @@
+"""`tweettwin card`."""
+
+from tweettwin.cli import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""`tweettwin fetch`."""
+
+from tweettwin.cli import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""`tweettwin generate`."""
+
+from tweettwin.cli import cli  # noqa: F401

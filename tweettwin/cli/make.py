@@ -1,0 +1,3 @@
+"""`tweettwin make`."""
+
+from tweettwin.cli import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""`tweettwin prepare`."""
+
+from tweettwin.cli import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""`tweettwin push`."""
+
+from tweettwin.cli import cli  # noqa: F401

@@ -1,0 +1,3 @@
+"""`tweettwin runs`."""
+
+from tweettwin.cli import cli  # noqa: F401

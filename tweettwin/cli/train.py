@@ -1,0 +1,3 @@
+"""`tweettwin train`."""
+
+from tweettwin.cli import cli  # noqa: F401

@@ -1,0 +1,69 @@
+"""One exception tree for every user-facing failure.
+
+Front ends render these once: the CLI prints ``Error: <message>`` and exits with ``exit_code``;
+the web app maps ``http_status`` to a JSON error. Messages are one line and say what to do.
+
+    TweettwinError
+    ├── InputError          bad or unreadable input file (names file, line, field)
+    ├── DatasetError        missing / incompatible / too-small dataset
+    ├── ModelError          base model cannot be loaded or is unsuitable
+    ├── FetchError          a remote account cannot be fetched
+    │   └── NetworkError    the network or the server failed
+    ├── OutputExistsError   refusing to overwrite a finished output
+    ├── ConfigError         invalid options
+    └── MissingExtraError   an optional dependency is not installed
+"""
+
+from __future__ import annotations
+
+
+class TweettwinError(Exception):
+    exit_code = 2
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        # Keep messages on one line: they are shown to users as is.
+        super().__init__(" ".join(str(message).split()))
+
+
+class InputError(TweettwinError):
+    pass
+
+
+class DatasetError(TweettwinError):
+    pass
+
+
+class ModelError(TweettwinError):
+    pass
+
+
+class FetchError(TweettwinError):
+    http_status = 502
+
+
+class NetworkError(FetchError):
+    pass
+
+
+class OutputExistsError(TweettwinError):
+    http_status = 409
+
+
+class ConfigError(TweettwinError):
+    pass
+
+
+class MissingExtraError(TweettwinError):
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the '{extra}' extra: pip install 'tweettwin[{extra}]'")
+
+
+def require(module: str, feature: str, extra: str):
+    """Import an optional dependency or raise a MissingExtraError with the install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as ex:
+        raise MissingExtraError(feature, extra) from ex
