@@ -1,0 +1,204 @@
+"""Local run registry: records, statuses, safety net, secrets, lineage."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tweettwin import tracking
+from tweettwin.errors import ConfigError, InputError, MissingExtraError
+from tweettwin.paths import workspace
+
+
+def _files_text(root: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in root.rglob("*") if p.is_file())
+
+
+def test_completed_run_records_config_metrics_and_files():
+    with tracking.start_run("train", {"lr": 3e-4, "epochs": 2}, name="demo") as run:
+        run.log_params({"seed": 1})
+        run.log_metrics({"train/loss": 2.5, "skip": "text"}, step=1)
+        run.log_metrics({"train/loss": 2.0, "eval/loss": 2.2}, step=2)
+    rec = tracking.get_run(run.id)
+    assert rec.status == "completed" and rec.ended_at and rec.name == "demo"
+    assert rec.config == {"lr": 3e-4, "epochs": 2} and rec.params == {"seed": 1}
+    assert rec.summary == {"train/loss": 2.0, "eval/loss": 2.2}
+    assert [m["step"] for m in rec.metrics()] == [1, 2]
+    assert rec.metrics()[1]["eval/loss"] == 2.2
+    run_dir = workspace() / "runs" / run.id
+    assert json.loads((run_dir / "config.json").read_text()) == rec.config
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+    assert (workspace() / "runs.db").exists()
+
+
+def test_exception_marks_failed_and_ctrl_c_interrupted():
+    with pytest.raises(ValueError), tracking.start_run("train", {}) as failed:
+        raise ValueError("boom")
+    with pytest.raises(KeyboardInterrupt), tracking.start_run("train", {}) as stopped:
+        raise KeyboardInterrupt
+    assert tracking.get_run(failed.id).status == "failed"
+    assert "boom" in tracking.get_run(failed.id).error
+    assert tracking.get_run(stopped.id).status == "interrupted"
+
+
+def test_finish_is_idempotent_and_validates_status():
+    run = tracking.start_run("eval", {})
+    with pytest.raises(ConfigError):
+        run.finish("running")
+    run.finish("completed", outputs={"perplexity": 12.5})
+    run.finish("failed")  # second call changes nothing
+    rec = tracking.get_run(run.id)
+    assert rec.status == "completed" and rec.outputs == {"perplexity": 12.5}
+
+
+def _run_child(code: str) -> str:
+    """Run ``code`` in a child Python with the same workspace; return its stdout."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def test_killed_process_leaves_no_running_run():
+    # SIGKILL skips every handler: the pid check in list_runs must catch it.
+    run_id = _run_child(
+        "import os, signal; from tweettwin import tracking\n"
+        "r = tracking.start_run('train', {}); print(r.id, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    with sqlite3.connect(workspace() / "runs.db") as db:  # raw row: still 'running'
+        assert db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0] == "running"
+    [rec] = tracking.list_runs()
+    assert rec.id == run_id and rec.status == "interrupted"
+
+
+def test_process_exiting_without_finish_is_interrupted_by_atexit():
+    run_id = _run_child("from tweettwin import tracking; print(tracking.start_run('prepare', {}).id)")
+    with sqlite3.connect(workspace() / "runs.db") as db:
+        assert db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0] == "interrupted"
+
+
+def test_secrets_are_never_stored(monkeypatch):
+    token = "hf_" + "a1B2c3D4e5" * 4
+    monkeypatch.setenv("HF_TOKEN", token)
+    bearer = "AAAAAAAAAAAAAAAAAAAAA" + "x" * 60
+    config = {"hf_token": token, "nested": {"password": "hunter2", "note": f"uses {token}"},
+              "cmd": f"fetch --bearer {bearer}", "lr": 1e-3}
+    with tracking.start_run("fetch", config) as run:
+        run.log_params({"api_key": "abc12345", "url": f"https://x/?t={token}"})
+        with pytest.raises(RuntimeError):
+            with tracking.start_run("fetch", {}) as inner:
+                raise RuntimeError(f"server said no to {token}")
+    everything = _files_text(workspace())
+    for secret in (token, bearer, "hunter2", "abc12345"):
+        assert secret not in everything
+    rec = tracking.get_run(run.id)
+    assert rec.config["hf_token"] == "***" and rec.config["lr"] == 1e-3
+    assert rec.config["nested"]["note"] == "uses ***"
+    assert token not in (tracking.get_run(inner.id).error or "")
+
+
+def test_ids_sort_by_time_and_prefix_lookup():
+    ids = [tracking.new_run_id(now_ms=t) for t in (1, 2, 10**12, 2**47)]
+    assert ids == sorted(ids) and len(set(ids)) == 4 and all(len(i) == 26 for i in ids)
+    first = tracking.start_run("prepare", {})
+    first.finish()
+    second = tracking.start_run("train", {})
+    second.finish()
+    assert [r.id for r in tracking.list_runs()] == [second.id, first.id]
+    assert [r.id for r in tracking.list_runs(kind="prepare")] == [first.id]
+    assert tracking.get_run(second.id.lower()).id == second.id
+    with pytest.raises(InputError, match="no run"):
+        tracking.get_run("ZZZZ")
+
+
+def test_wal_mode_and_reader_during_write():
+    run = tracking.start_run("train", {})
+    writer = tracking.connect()
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE runs SET name = 'x' WHERE id = ?", (run.id,))
+    # A reader is not blocked by an open write transaction and sees the last committed state.
+    assert tracking.get_run(run.id).name is None
+    writer.execute("COMMIT")
+    writer.close()
+    assert tracking.get_run(run.id).name == "x"
+    run.finish()
+
+
+def test_migrations_are_recorded_once():
+    tracking.connect().close()
+    db = tracking.connect()
+    names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert names == [name for name, _ in tracking.MIGRATIONS]
+    db.close()
+
+
+def test_missing_tracker_fails_before_the_run_starts(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlflow" else real(name, *a))
+    with pytest.raises(MissingExtraError, match=r"pip install 'tweettwin\[mlflow\]'"):
+        tracking.start_run("train", {}, report_to="tensorboard,mlflow")
+    assert tracking.list_runs() == []
+    with pytest.raises(ConfigError, match="--report-to"):
+        tracking.start_run("train", {}, report_to=["comet"])
+
+
+def _fake_pipeline(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """Two input files -> prepare run -> dataset -> train run -> model folder."""
+    inputs = [tmp_path / "archive.zip", tmp_path / "extra.csv"]
+    for i, p in enumerate(inputs):
+        p.write_bytes(f"input {i}".encode())
+    content_hash = "sha256:" + "d" * 64
+    manifest = {
+        "format": "tweettwin-dataset", "format_version": 1, "content_hash": content_hash,
+        "inputs": [{"path": str(p), "sha256": tracking.sha256_file(p), "bytes": p.stat().st_size}
+                   for p in inputs],
+    }
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    (dataset / "manifest.json").write_text(json.dumps(manifest))
+    with tracking.start_run("prepare", {"min_words": 3}) as prep:
+        for p in inputs:
+            prep.add_input(p)
+        prep.log_artifact(dataset, "dataset")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    (model / "dataset_manifest.json").write_text(json.dumps(manifest))
+    (model / "training.json").write_text(json.dumps(
+        {"base_model": {"id": "embedded", "sha256": "sha256:" + "b" * 64},
+         "dataset_hash": content_hash}))
+    with tracking.start_run("train", {"lr": 1e-3}) as train:
+        train.set_lineage(dataset_hash=content_hash, base_model="embedded")
+        train.log_artifact(model, "model")
+    return model, inputs
+
+
+def test_lineage_walks_model_back_to_input_files(tmp_path):
+    model, inputs = _fake_pipeline(tmp_path)
+    lin = tracking.lineage(model)
+    train = tracking.list_runs(kind="train")[0]
+    prep = tracking.list_runs(kind="prepare")[0]
+    assert lin["model"]["sha256"] == tracking.sha256_file(model / "model.safetensors")
+    assert lin["model"]["run_id"] == train.id
+    assert lin["base_model"] == {"id": "embedded", "sha256": "sha256:" + "b" * 64}
+    assert lin["dataset"]["run_id"] == prep.id and lin["dataset"]["content_hash"].endswith("d" * 64)
+    assert [(i["path"], i["status"]) for i in lin["inputs"]] == [(str(p), "ok") for p in inputs]
+    assert {i["sha256"] for i in prep.inputs} == {i["sha256"] for i in lin["inputs"]}
+
+    inputs[0].write_bytes(b"edited later")
+    inputs[1].unlink()
+    statuses = [i["status"] for i in tracking.lineage(model)["inputs"]]
+    assert statuses == ["changed", "missing"]
+
+
+def test_lineage_of_a_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(InputError, match="training.json"):
+        tracking.lineage(tmp_path)
