@@ -1,3 +1,180 @@
-"""`tweettwin prepare`."""
+"""`tweettwin prepare`: import + clean SOURCEs into a dataset folder; per-author table on stderr."""
 
-from tweettwin.cli import cli  # noqa: F401
+from __future__ import annotations
+
+import contextlib
+import json
+
+import click
+
+from tweettwin.cli import cli
+from tweettwin.config import SPLIT_METHODS, PrepareOptions
+
+_h = PrepareOptions.help
+
+
+@cli.command(name="prepare")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Dataset folder [default: <workspace>/<handle>/data].",
+)
+@click.option("--keep-retweets", is_flag=True, help="Keep retweets/boosts (dropped by default).")
+@click.option("--drop-replies", is_flag=True, help=_h("drop_replies"))
+@click.option(
+    "--keep-reply-mentions",
+    is_flag=True,
+    help="Keep the leading @mentions of replies (stripped by default).",
+)
+@click.option("--keep-links", is_flag=True, help="Keep links (removed by default).")
+@click.option("--keep-newlines", is_flag=True, help=_h("keep_newlines"))
+@click.option(
+    "--keep-entities", is_flag=True, help="Do not decode HTML entities or normalize Unicode."
+)
+@click.option(
+    "--keep-duplicates", is_flag=True, help="Keep exact duplicate posts (dropped by default)."
+)
+@click.option(
+    "--min-words",
+    type=click.IntRange(min=0),
+    default=PrepareOptions.min_words,
+    show_default=True,
+    help=_h("min_words"),
+)
+@click.option(
+    "--split",
+    "split",
+    type=click.Choice(SPLIT_METHODS),
+    default="hash",
+    show_default=True,
+    help=_h("split"),
+)
+@click.option(
+    "--validation-fraction",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=PrepareOptions.validation_fraction,
+    show_default=True,
+    help=_h("validation_fraction"),
+)
+@click.option(
+    "--min-chars",
+    type=click.IntRange(min=0),
+    default=PrepareOptions.min_chars,
+    show_default=True,
+    help=_h("min_chars"),
+)
+@click.option(
+    "--text-column", help="Column (CSV) or key (JSON) that holds the post text [default: detected]."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout."
+)
+def prepare_command(sources, output, as_json, text_column, **flags) -> None:  # fmt: skip
+    """Import and clean posts into a dataset folder (train.jsonl, validation.jsonl, manifest.json).
+
+    SOURCE is an X/Twitter archive (.zip, folder or data/tweets.js), a Mastodon export (.zip or
+    outbox.json), or a CSV / JSON / JSONL / text file (or a folder of them). Several SOURCEs make
+    one multi-author dataset.
+    """
+    from rich.console import Console
+
+    from tweettwin.prepare import prepare
+
+    options = PrepareOptions(
+        drop_reposts=not flags["keep_retweets"],
+        drop_replies=flags["drop_replies"],
+        strip_reply_mentions=not flags["keep_reply_mentions"],
+        remove_links=not flags["keep_links"],
+        keep_newlines=flags["keep_newlines"],
+        decode_entities=not flags["keep_entities"],
+        drop_duplicates=not flags["keep_duplicates"],
+        min_words=flags["min_words"],
+        split=flags["split"],
+        validation_fraction=flags["validation_fraction"],
+        min_chars=flags["min_chars"],
+    )
+    console = Console(stderr=True)
+    with _progress(console) as progress:
+        result = prepare(
+            list(sources),
+            output,
+            options,
+            source_options={"text_column": text_column},
+            progress=progress,
+        )
+    console.print(_table(result))
+    for warning in result.warnings:
+        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+    console.print(f"Dataset written to [bold]{result.output}[/]", highlight=False)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def _progress(console):
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} posts"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, count: int) -> None:
+            if stage not in tasks:
+                label = "Reading and cleaning" if stage == "read" else "Writing the split"
+                tasks[stage] = bar.add_task(label, total=None)
+            bar.update(tasks[stage], completed=count)
+
+        yield update
+
+
+def _table(result):
+    """One column per author (plus a total for several), one row per rule, as on the model card."""
+    from rich.table import Table
+
+    reps = list(result.authors)
+    opts = result.manifest["options"]
+    table = Table(title="Posts per author", title_justify="left")
+    table.add_column("")
+    for rep in reps:
+        table.add_column(f"@{rep.handle}", justify="right")
+    if len(reps) > 1:
+        table.add_column("total", justify="right")
+
+    def row(label, values):
+        values = list(values)
+        if len(reps) > 1:
+            values.append(sum(values))
+        return label, values
+
+    def dropped(label, name, kept_note):
+        label_, values = row(label, [getattr(r, name) for r in reps])
+        drops = row(label, [r.dropped()[name] for r in reps])[1]
+        cells = [
+            f"−{d:,}" if d else (f"{v:,} kept{kept_note}" if v else "0")
+            for v, d in zip(values, drops)
+        ]
+        table.add_row(label_, *cells)
+
+    table.add_row(*_fmt(row("downloaded", [r.downloaded for r in reps])))
+    table.add_row(*_fmt(row("private (never used)", [-r.excluded_private for r in reps])))
+    dropped("retweets / boosts", "retweets", "")
+    dropped("replies", "replies", "" if not opts["strip_reply_mentions"] else " (@ stripped)")
+    table.add_row(*_fmt(row(f"short (< {opts['min_words']} words)", [-r.short for r in reps])))
+    table.add_row(*_fmt(row("duplicates", [-r.duplicates for r in reps])), end_section=True)
+    table.add_row(*_fmt(row("[bold]kept[/]", [r.kept for r in reps])))
+    table.add_row(*_fmt(row("  train", [r.train for r in reps])))
+    table.add_row(*_fmt(row("  validation", [r.validation for r in reps])))
+    table.add_row(*_fmt(row("characters kept", [r.chars for r in reps])))
+    return table
+
+
+def _fmt(labelled):
+    label, values = labelled
+    return [label, *(f"−{-v:,}" if v < 0 else f"{v:,}" for v in values)]
