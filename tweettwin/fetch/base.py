@@ -1,0 +1,69 @@
+"""What every platform fetcher provides; the paging loop in ``tweettwin.fetch`` drives them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tweettwin.fetch.http import HttpClient
+
+
+@dataclass
+class Account:
+    id: str  # the platform's own id (Mastodon account id, Bluesky DID, X user id)
+    handle: str  # as shown to people, without a leading @
+    name: str = ""
+    avatar_url: str | None = None
+    posts_count: int | None = None
+    url: str | None = None
+    locked: bool = False  # Mastodon "locked" / X "protected"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Page:
+    items: list[dict]  # platform objects, newest first
+    cursor: str | None  # where the next page starts; None at the end
+
+
+class Platform:
+    """A fetcher for one platform. Subclasses set the class attributes and the methods."""
+
+    name = ""  # "mastodon", "bluesky", "x"
+    title = ""  # for messages: "Mastodon"
+    source = ""  # Post.source of what it fetches: "mastodon-api", "bluesky", "x-api"
+    max_page = 40  # most items one request may ask for
+    min_page = 1
+    numeric_ids = True  # ids grow with time, so the newest is the largest
+
+    def __init__(self, client: HttpClient, handle: str, api_base: str) -> None:
+        self.client = client
+        self.handle = handle
+        self.api_base = api_base.rstrip("/")
+
+    def lookup(self) -> Account:
+        raise NotImplementedError
+
+    def page(self, account: Account, cursor: str | None, since: str | None, size: int) -> Page:
+        """One page, newest first: older than ``cursor``, newer than ``since`` where supported."""
+        raise NotImplementedError
+
+    @staticmethod
+    def key(item: dict) -> str:
+        """A stable id for one stored item (dedupe, resume, --update)."""
+        return str(item["id"])
+
+    def cursor_after(self, item: dict) -> str | None:
+        """A cursor that starts right after ``item`` (used when a page is cut by --limit)."""
+        return None
+
+    def after_empty(self, account: Account) -> None:
+        """Called when a whole first fetch found nothing: raise if the account is private."""
+
+    def get_json(self, path: str, params: dict | None = None, headers: dict | None = None):
+        return self.client.get_json(
+            self.api_base + path, service=self.title, params=params, headers=headers
+        )

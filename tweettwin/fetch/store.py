@@ -1,0 +1,171 @@
+"""The output folder of ``tweettwin fetch``: the platform's own objects, page by page.
+
+    <folder>/posts.jsonl     one platform object per line (Mastodon status, Bluesky feed item,
+                             X post), appended page by page and fsynced
+    <folder>/manifest.json   {"format": "tweettwin-fetch", platform, account, api_base, counts,
+                             the open pass (cursor...), newest_id, complete}; rewritten
+                             atomically after each page
+
+The manifest records how many bytes of ``posts.jsonl`` belong to committed pages. A crash
+between appending a page and rewriting the manifest leaves extra bytes, which the next open
+cuts off: the page is then fetched again from the saved cursor, so a resume has neither
+duplicates nor gaps. The manifest holds no wall-clock time, so the same posts give the same
+files (prepare hashes its inputs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tweettwin import __version__
+from tweettwin.atomic import write_text
+from tweettwin.errors import InputError, OutputExistsError
+
+FORMAT = "tweettwin-fetch"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+ITEMS = "posts.jsonl"
+
+
+def is_fetch_folder(path: str | os.PathLike) -> bool:
+    manifest = Path(path) / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("format") == FORMAT
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    file = path / MANIFEST
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} is not a fetched folder: {MANIFEST} is missing") from None
+    except ValueError as ex:
+        raise InputError(f"{file}: not valid JSON ({ex}); fetch again into a new folder") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError(f"{file}: not a tweettwin fetch manifest (format is not {FORMAT!r})")
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(
+            f"{file}: format_version {manifest['format_version']} is newer than this tweettwin"
+            " understands; upgrade tweettwin"
+        )
+    return manifest
+
+
+class FetchStore:
+    """A fetch folder open for appending. Create with ``FetchStore.open``."""
+
+    def __init__(self, path: Path, manifest: dict) -> None:
+        self.path = path
+        self.manifest = manifest
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike, *, platform: str, source: str, spec: str, api_base: str,
+        account: dict,
+    ) -> FetchStore:
+        """Open ``path`` for ``account`` (create it, or resume/update the same account there)."""
+        path = Path(path)
+        if (path / MANIFEST).exists():
+            manifest = read_manifest(path)
+            if manifest.get("platform") != platform or manifest.get("account", {}).get("id") != account["id"]:
+                old = f"{manifest.get('platform')} account {manifest.get('account', {}).get('handle')}"
+                raise OutputExistsError(
+                    f"{path} already holds posts of {old}; choose another folder with -o"
+                )
+            manifest["account"] = account  # profile data refreshed (name, counts)
+            manifest["api_base"] = api_base
+            store = cls(path, manifest)
+            store._cut_uncommitted()
+            return store
+        if path.exists() and any(path.iterdir()):
+            raise OutputExistsError(f"{path} exists and is not a fetched folder; choose another with -o")
+        path.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "tool_version": __version__,
+            "platform": platform,
+            "source": source,
+            "spec": spec,
+            "api_base": api_base,
+            "account": account,
+            "items_file": ITEMS,
+            "items": 0,
+            "bytes": 0,
+            "pages": 0,
+            "newest_id": None,
+            "complete": False,
+            "stopped": None,
+            "pass": None,
+        }
+        store = cls(path, manifest)
+        (path / ITEMS).touch()
+        store.save()
+        return store
+
+    @property
+    def items_path(self) -> Path:
+        return self.path / self.manifest.get("items_file", ITEMS)
+
+    @property
+    def count(self) -> int:
+        return int(self.manifest["items"])
+
+    def _cut_uncommitted(self) -> None:
+        """Drop bytes appended after the last committed page (a crash between the two writes)."""
+        committed = int(self.manifest["bytes"])
+        with open(self.items_path, "ab") as fh:
+            if fh.tell() > committed:
+                fh.truncate(committed)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def save(self) -> None:
+        write_text(self.path / MANIFEST, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
+
+    def commit_page(self, items: Iterable[dict]) -> None:
+        """Append a page durably, then record it in the manifest (the caller set the cursor)."""
+        data = b"".join(
+            json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+            for item in items
+        )
+        with open(self.items_path, "ab") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.manifest["items"] += data.count(b"\n")
+        self.manifest["bytes"] += len(data)
+        self.manifest["pages"] += 1
+        self.save()
+
+    def keys(self, key: Callable[[dict], str]) -> set[str]:
+        return {key(item) for item in iter_items(self.path, self.manifest)}
+
+
+def iter_items(path: str | os.PathLike, manifest: dict | None = None) -> Iterator[dict]:
+    """The committed objects of a fetch folder, in the order they were fetched."""
+    path = Path(path)
+    manifest = manifest or read_manifest(path)
+    file = path / manifest.get("items_file", ITEMS)
+    remaining = int(manifest.get("bytes", 0))
+    with open(file, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if remaining <= 0:
+                break  # uncommitted tail of an interrupted page
+            remaining -= len(line)
+            try:
+                item: Any = json.loads(line)
+            except ValueError as ex:
+                raise InputError(f"{file}, line {number}: not valid JSON ({ex})") from None
+            if not isinstance(item, dict):
+                raise InputError(f"{file}, line {number}: expected a JSON object")
+            yield item
