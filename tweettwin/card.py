@@ -1,0 +1,321 @@
+"""The model card: README.md of a model folder, rendered from ``templates/model_card.md``.
+
+Pure: :func:`card_context` turns plain dicts (``training.json``, ``dataset_manifest.json``, an
+optional ``samples.json``) into template values, and :func:`render_card_from` renders them with
+huggingface_hub's ``ModelCard``/``ModelCardData`` (YAML front matter + Jinja body). Only
+:func:`write_card` touches a model folder, and only ``generate_samples`` loads the model.
+
+``training.json`` keys read (first match wins; nested keys are dotted):
+base model ``base_model.model_id|base_model.name|base_model``, its license ``base_model.license``,
+its weights ``base_model.weights_sha256``; method ``config.method|method``; hyperparameters from
+``config`` (or ``hyperparameters``); ``metrics.base_val_loss`` / ``metrics.best_val_loss`` (or
+``*_eval_loss``) and matching ``*_perplexity``; ``wall_time_s``, ``tokens_per_s``, ``hardware``,
+``versions``, ``stop_reason``, ``dataset_hash``. The card never contains training posts: the data
+section is counts from the manifest, and samples are generated text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tweettwin import __version__
+from tweettwin.atomic import write_text
+from tweettwin.errors import InputError
+
+DEFAULT_PROMPT = "My dream is"
+PREVIEW_FILE = "preview.png"
+SAMPLES_FILE = "samples.json"
+_COUNTS = ("downloaded", "retweets", "replies", "short", "duplicates", "kept")
+_PSEUDO_LANGS = {"qme", "qht", "qam", "qct", "qst", "zxx", "und", "art"}
+_HYPERPARAMETERS = (
+    "method", "epochs", "max_steps", "learning_rate", "batch_size", "block_size", "warmup_ratio",
+    "min_lr_ratio", "weight_decay", "max_grad_norm", "lora_r", "lora_alpha", "lora_dropout",
+    "freeze_embeddings", "author_tags", "balance_authors", "precision", "save_dtype", "seed",
+)  # fmt: skip
+
+
+def _pick(d: Mapping | None, *keys: str) -> Any:
+    for key in keys:
+        cur: Any = d
+        for part in key.split("."):
+            cur = cur.get(part) if isinstance(cur, Mapping) else None
+        if cur not in (None, "", [], {}) and not isinstance(cur, Mapping):
+            return cur
+    return None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h} h {m} min" if h else (f"{m} min {s} s" if m else f"{s} s")
+
+
+def _languages(manifest: Mapping) -> str | list[str]:
+    """Languages with at least 10% of the posts (X's pseudo-codes ignored); "en" when unknown."""
+    counts: dict[str, int] = {}
+    for source in [manifest, *manifest.get("authors", [])]:
+        for code, n in (source.get("languages") or {}).items():
+            code = str(code).split("-")[0].lower()
+            if code not in _PSEUDO_LANGS:
+                counts[code] = counts.get(code, 0) + int(n)
+    total = sum(counts.values())
+    langs = [c for c, n in sorted(counts.items(), key=lambda kv: -kv[1]) if total and n / total >= 0.1]
+    if not langs:
+        return "en"
+    return langs[0] if len(langs) == 1 else (langs if len(langs) <= 3 else "multilingual")
+
+
+def _authors(manifest: Mapping) -> tuple[list[dict], dict]:
+    authors = [
+        {"handle": str(a.get("handle", "?")).lstrip("@"), "name": a.get("name") or "",
+         **{k: int(a.get(k) or 0) for k in _COUNTS}}
+        for a in manifest.get("authors", [])
+    ]
+    total = {k: sum(a[k] for a in authors) for k in _COUNTS}
+    return authors, total
+
+
+def _who(authors: list[dict]) -> str:
+    names = [f"{a['name']} (@{a['handle']})" if a["name"] else f"@{a['handle']}" for a in authors]
+    if len(names) <= 1:
+        return names[0] if names else "its author"
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _results(training: Mapping) -> list[dict]:
+    rows = []
+    for label, prefix in (("Base model (before fine-tuning)", "base"), ("This model", "best")):
+        loss = _pick(training, f"metrics.{prefix}_val_loss", f"metrics.{prefix}_eval_loss",
+                     f"metrics.{prefix}_loss", f"{prefix}_val_loss")
+        ppl = _pick(training, f"metrics.{prefix}_val_perplexity", f"metrics.{prefix}_perplexity",
+                    f"metrics.{prefix}_eval_perplexity", f"{prefix}_perplexity")
+        if loss is None and ppl is None:
+            continue
+        if ppl is None and loss is not None:
+            ppl = math.exp(min(float(loss), 50.0))
+        rows.append({"label": label, "loss": _fmt(float(loss)) if loss is not None else "—",
+                     "perplexity": _fmt(round(float(ppl), 2)), "raw_loss": loss, "raw_ppl": float(ppl)})
+    return rows
+
+
+def _hardware(training: Mapping) -> str | None:
+    hw = training.get("hardware")
+    if isinstance(hw, Mapping):
+        parts = [str(hw[k]) for k in ("device", "cpu", "gpu", "name") if hw.get(k)]
+        threads = hw.get("threads") or hw.get("num_threads")
+        if threads:
+            parts.append(f"{threads} threads")
+        return ", ".join(parts) or None
+    return str(hw) if hw else None
+
+
+def _method(training: Mapping, config: Mapping) -> str:
+    method = _pick(training, "config.method", "method", "hyperparameters.method") or "full"
+    if method == "lora":
+        r, alpha = config.get("lora_r"), config.get("lora_alpha")
+        return f"LoRA (r={r}, alpha={alpha}), merged into the saved weights"
+    return "full fine-tuning"
+
+
+def _base(training: Mapping) -> dict:
+    model_id = _pick(training, "base_model.model_id", "base_model.name", "base_model", "base_model_id")
+    source = _pick(training, "base_model.source")
+    on_hub = bool(model_id) and "/" in str(model_id) and not os.path.isabs(str(model_id)) and source != "local"
+    name = str(model_id or "an unknown base model")
+    return {
+        "id": str(model_id) if on_hub else None,
+        "name": name if not os.path.isabs(name) else Path(name).name,
+        "link": f"[{model_id}](https://huggingface.co/{model_id})" if on_hub else f"`{Path(name).name}`",
+        "license": _pick(training, "base_model.license", "base_license", "license"),
+        "hash": _pick(training, "base_model.weights_sha256", "base_model.sha256", "base_model_hash",
+                      "base_model_sha256"),
+    }
+
+
+def _samples(samples: Any) -> tuple[str, list[str]]:
+    if isinstance(samples, Mapping):
+        return str(samples.get("prompt") or DEFAULT_PROMPT), [str(s) for s in samples.get("samples", [])]
+    return DEFAULT_PROMPT, [str(s) for s in (samples or [])]
+
+
+def card_context(training: Mapping, manifest: Mapping, samples: Any = None, *,
+                 repo_id: str | None = None, model_path: str | None = None,
+                 thumbnail: str | None = None) -> dict:
+    """Template values from plain dicts (no file access)."""
+    config = training.get("config") or training.get("hyperparameters") or {}
+    authors, total = _authors(manifest)
+    base = _base(training)
+    wall = _pick(training, "wall_time_s", "metrics.wall_time_s", "wall_time")
+    tps = _pick(training, "tokens_per_s", "metrics.tokens_per_s")
+    versions = training.get("versions") or {}
+    options = manifest.get("options") or {}
+    split = manifest.get("files") or {}
+    prompt, sample_list = _samples(samples)
+    handles = "+".join(a["handle"] for a in authors) or "twin"
+    ref = repo_id or model_path or "path/to/model"
+    return {
+        "title": f"{_who(authors) if len(authors) <= 3 else handles}: a tweettwin model",
+        "who": _who(authors),
+        "possessive": "their" if len(authors) != 1 else f"@{authors[0]['handle']}'s",
+        "authors": authors,
+        "total": total,
+        "handles": handles,
+        "sources": ", ".join(s.get("kind", "?") for s in manifest.get("sources", [])) or "the given sources",
+        "cleaning": ", ".join(f"{k.replace('_', ' ')}: {_fmt(v)}" for k, v in options.items()
+                              if isinstance(v, (bool, int, float, str))),
+        "split": (f"{split['validation.jsonl']['posts']:,} posts (trained on "
+                  f"{split['train.jsonl']['posts']:,})" if "validation.jsonl" in split
+                  and "posts" in split.get("validation.jsonl", {}) else None),
+        "dataset_hash": manifest.get("content_hash") or _pick(training, "dataset_hash", "dataset.content_hash"),
+        "inputs": [{"path": i.get("path"), "sha256": str(i.get("sha256", ""))} for i in manifest.get("inputs", [])[:20]],
+        "base_model_id": base["id"], "base_model_name": base["name"], "base_model_link": base["link"],
+        "base_license": base["license"], "base_model_hash": base["hash"],
+        "method": _method(training, config),
+        "hyperparameters": [(k, _fmt(config[k])) for k in _HYPERPARAMETERS if config.get(k) is not None],
+        "results": _results(training),
+        "hardware": _hardware(training),
+        "wall_time": _duration(float(wall)) if wall else None,
+        "tokens_per_s": f"{float(tps):,.0f}" if tps else None,
+        "stop_reason": str(_pick(training, "stop_reason", "metrics.stop_reason") or "").replace("_", " "),
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items()) if isinstance(versions, Mapping) else None,
+        "samples_prompt": prompt, "samples": sample_list,
+        "model_ref": ref, "model_ref_cli": model_path or repo_id or "DIR",
+        "thumbnail": thumbnail,
+        "thumbnail_path": PREVIEW_FILE if thumbnail else None,
+        "language": _languages(manifest),
+        "tool_version": __version__,
+    }
+
+
+def _card_data(ctx: Mapping, method: str) -> Any:
+    from huggingface_hub import EvalResult, ModelCardData
+
+    evals = []
+    best = next((r for r in ctx["results"] if r["label"] == "This model"), None)
+    if best:
+        common = {"task_type": "text-generation", "dataset_type": "posts",
+                  "dataset_name": f"{ctx['handles']} posts (held-out split)", "dataset_split": "validation"}
+        if best["raw_loss"] is not None:
+            evals.append(EvalResult(metric_type="loss", metric_name="Validation loss",
+                                    metric_value=round(float(best["raw_loss"]), 4), **common))
+        evals.append(EvalResult(metric_type="perplexity", metric_name="Perplexity",
+                                metric_value=round(best["raw_ppl"], 2), **common))
+    tags = ["tweettwin", "text-generation", "social-media", "lora" if method == "lora" else "full-finetune"]
+    return ModelCardData(
+        language=ctx["language"], license=ctx["base_license"], base_model=ctx["base_model_id"],
+        library_name="transformers", pipeline_tag="text-generation", tags=tags,
+        model_name=f"tweettwin-{ctx['handles']}", eval_results=evals or None,
+        widget=[{"text": DEFAULT_PROMPT}], thumbnail=ctx["thumbnail"],
+    )
+
+
+def render_card_from(training: Mapping, manifest: Mapping, samples: Any = None, **kwargs: Any) -> str:
+    """Render README.md text from plain dicts (see :func:`card_context` for ``kwargs``)."""
+    from huggingface_hub import ModelCard
+
+    ctx = card_context(training, manifest, samples, **kwargs)
+    method = _pick(training, "config.method", "method", "hyperparameters.method") or "full"
+    template = resources.files("tweettwin").joinpath("templates/model_card.md").read_text("utf-8")
+    card = ModelCard.from_template(_card_data(ctx, method), template_str=template, **ctx)
+    return _tidy(str(card))
+
+
+def _tidy(text: str) -> str:
+    # Jinja's whitespace control leaves runs of blank lines around optional blocks.
+    lines, blank = [], 0
+    for line in text.splitlines():
+        blank = blank + 1 if not line.strip() else 0
+        if blank <= 1:
+            lines.append(line.rstrip())
+    return "\n".join(lines).strip() + "\n"
+
+
+def read_model_folder(model_dir: str | os.PathLike) -> tuple[dict, dict, Any]:
+    """``(training, manifest, samples)`` of a model folder; clear errors for what's missing."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise InputError(f"{model_dir}: no such folder; give a model folder made by `tweettwin train`")
+    out = []
+    for name, required in (("training.json", True), ("dataset_manifest.json", True), (SAMPLES_FILE, False)):
+        path = model_dir / name
+        if not path.exists():
+            if required:
+                raise InputError(f"{path}: missing; is {model_dir} a model folder made by `tweettwin train`?")
+            out.append(None)
+            continue
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as ex:
+            raise InputError(f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})") from None
+    return out[0], out[1], out[2]
+
+
+def render_card(model_dir: str | os.PathLike, *, repo_id: str | None = None) -> str:
+    """README.md text for a model folder (reads training.json, dataset_manifest.json, samples.json)."""
+    model_dir = Path(model_dir)
+    training, manifest, samples = read_model_folder(model_dir)
+    thumbnail = None
+    if (model_dir / PREVIEW_FILE).exists():
+        thumbnail = (f"https://huggingface.co/{repo_id}/resolve/main/{PREVIEW_FILE}" if repo_id
+                     else PREVIEW_FILE)
+    return render_card_from(training, manifest, samples, repo_id=repo_id,
+                            model_path=str(model_dir), thumbnail=thumbnail)
+
+
+def write_samples(model_dir: str | os.PathLike, prompt: str, samples: Sequence[str]) -> Path:
+    path = Path(model_dir) / SAMPLES_FILE
+    write_text(path, json.dumps({"prompt": prompt, "samples": list(samples)}, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def generate_samples(model_dir: str | os.PathLike, prompt: str = DEFAULT_PROMPT, n: int = 5) -> list[str]:
+    """``n`` posts from the model (loads it: needs the ml extra)."""
+    from tweettwin.errors import require
+
+    require("torch", "Generating samples for the card", "ml")
+    from tweettwin.ml.twin import Twin
+
+    result = Twin.load(model_dir).generate(prompt, n=n)
+    return [getattr(s, "text", s) for s in result]
+
+
+def write_card(model_dir: str | os.PathLike, preview_prompt: str | None = None, *, n_samples: int = 0,
+               preview_text: str | None = None, repo_id: str | None = None) -> dict:
+    """Re-render ``README.md``; optionally generate samples and the ``preview.png`` thumbnail.
+
+    ``preview_prompt`` generates one post with the model for the preview (``preview_text`` uses a
+    given post instead); ``n_samples`` > 0 regenerates samples.json. Returns the written paths.
+    """
+    model_dir = Path(model_dir)
+    training, manifest, _ = read_model_folder(model_dir)  # fail early, before loading the model
+    written: dict[str, str] = {}
+    prompt = preview_prompt or DEFAULT_PROMPT
+    if n_samples > 0:
+        samples = generate_samples(model_dir, prompt, n_samples)
+        written["samples"] = str(write_samples(model_dir, prompt, samples))
+        preview_text = preview_text or (samples[0] if preview_prompt and samples else None)
+    if preview_prompt and not preview_text:
+        preview_text = generate_samples(model_dir, preview_prompt, 1)[0]
+    if preview_text:
+        from tweettwin.preview import render_preview_for_model
+
+        written["preview"] = str(render_preview_for_model(model_dir, preview_text))
+    readme = model_dir / "README.md"
+    write_text(readme, render_card(model_dir, repo_id=repo_id))
+    written["card"] = str(readme)
+    return written
