@@ -68,7 +68,9 @@ def test_links_kept_when_switched_off():
 
 
 def test_text_that_only_looks_like_a_domain_is_kept():
-    assert clean_text("microsoft.com and bit.com are words") == "microsoft.com and bit.com are words"
+    assert (
+        clean_text("microsoft.com and bit.com are words") == "microsoft.com and bit.com are words"
+    )
 
 
 def test_whitespace_and_newlines_collapse_by_default():
@@ -77,7 +79,9 @@ def test_whitespace_and_newlines_collapse_by_default():
 
 def test_keep_newlines_keeps_single_breaks_and_collapses_runs():
     opts = PrepareOptions(keep_newlines=True)
-    assert clean_text("line one  \n\n\n  line   two\r\nthree\n", opts) == "line one\nline two\nthree"
+    assert (
+        clean_text("line one  \n\n\n  line   two\r\nthree\n", opts) == "line one\nline two\nthree"
+    )
 
 
 def test_reply_leading_mentions_stripped_only_for_replies():
@@ -145,7 +149,10 @@ def test_replies_kept_with_mentions_stripped_or_dropped():
 
 
 def test_private_posts_never_kept_whatever_the_options():
-    posts = [post("a secret followers only post", "1", private=True), post("public words for all", "2")]
+    posts = [
+        post("a secret followers only post", "1", private=True),
+        post("public words for all", "2"),
+    ]
     for opts in ({}, {"drop_reposts": False, "min_words": 0, "drop_duplicates": False}):
         kept, rep = run(posts, **opts)
         assert kept == ["public words for all"]

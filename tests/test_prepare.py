@@ -46,7 +46,9 @@ def make_posts(n: int, author: str = "me", start: int = 0) -> list[Post]:
 
 
 def source(posts: list[Post], handle: str = "me", files=()) -> SourceData:
-    return SourceData(f"{handle}.zip", "test", list(files), iter(posts), {handle: Author(handle, handle.title())})
+    return SourceData(
+        f"{handle}.zip", "test", list(files), iter(posts), {handle: Author(handle, handle.title())}
+    )
 
 
 def assert_invariants(result_json: dict) -> None:
@@ -107,7 +109,9 @@ def test_time_split_holds_out_the_newest(tmp_path):
 
 
 def test_default_output_for_several_authors_and_per_author_stats(tmp_path):
-    result = prepare([source(make_posts(200, "ann"), "ann"), source(make_posts(200, "bob", 7), "bob")])
+    result = prepare(
+        [source(make_posts(200, "ann"), "ann"), source(make_posts(200, "bob", 7), "bob")]
+    )
     assert result.output == Path(tmp_path / "workspace" / "ann+bob" / "data")
     assert [a["handle"] for a in result.to_json()["authors"]] == ["ann", "bob"]
     _, train, _ = load_dataset_dir(result.output)
@@ -140,7 +144,9 @@ def test_private_posts_never_reach_the_files(tmp_path):
     posts.append(Post("9", "secret words for my followers only", "me", private=True))
     result = prepare([source(posts)], tmp_path / "out")
     assert result.manifest["authors"][0]["excluded_private"] == 1
-    data = (tmp_path / "out" / "train.jsonl").read_text() + (tmp_path / "out" / "validation.jsonl").read_text()
+    data = (tmp_path / "out" / "train.jsonl").read_text() + (
+        tmp_path / "out" / "validation.jsonl"
+    ).read_text()
     assert "secret words" not in data
 
 

@@ -67,7 +67,7 @@ def strip_leading_mentions(text: str) -> str:
 
 
 def collapse_whitespace(text: str, keep_newlines: bool = False) -> str:
-    """One space between words; with ``keep_newlines`` single line breaks survive (runs collapse)."""
+    """One space between words; ``keep_newlines`` keeps single line breaks (runs collapse)."""
     if keep_newlines and ("\n" in text or "\r" in text or not text.isascii()):
         lines = (" ".join(line.split()) for line in text.splitlines())
         return "\n".join(line for line in lines if line)

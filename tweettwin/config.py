@@ -35,19 +35,22 @@ class PrepareOptions:
     )
     min_words: int = _opt(
         3,
-        "Drop posts with fewer words than this (links, @mentions and #hashtags do not count); 0 keeps all.",
+        "Drop posts with fewer words than this (links, @mentions and #hashtags do not count); "
+        "0 keeps all.",
     )
     drop_duplicates: bool = _opt(
         True, "Drop exact duplicates of an earlier post (after cleaning), per author."
     )
     split: str = _opt(
         "hash",
-        "Validation split: 'hash' (by post id; stable when posts are added) or 'time' (newest posts).",
+        "Validation split: 'hash' (by post id; stable when posts are added) "
+        "or 'time' (newest posts).",
     )
     validation_fraction: float = _opt(0.1, "Share of kept posts held out for validation.")
     min_validation: int = _opt(
         32,
-        "Raise the validation share for small datasets so it holds about this many posts (at most half).",
+        "Raise the validation share for small datasets so it holds about this many posts "
+        "(at most half).",
     )
     min_chars: int = _opt(
         6000, "Fail when fewer characters than this are kept: too little text to train on."
@@ -61,7 +64,8 @@ class PrepareOptions:
             )
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
-                f"validation_fraction must be between 0 and 1 (exclusive), not {self.validation_fraction}"
+                f"validation_fraction must be between 0 and 1 (exclusive), "
+                f"not {self.validation_fraction}"
             )
         for name in ("min_words", "min_validation", "min_chars", "warn_chars"):
             if getattr(self, name) < 0:

@@ -176,7 +176,7 @@ class SplitWriter:
     def finish(
         self, folder: Path, fraction: float = 0.1, min_validation: int = 32, progress=None
     ) -> SplitResult:
-        """Write ``train.jsonl`` and ``validation.jsonl`` into ``folder``; return counts and hashes."""
+        """Write ``train.jsonl`` and ``validation.jsonl`` into ``folder``; counts and hashes."""
         self.close()
         fraction, is_validation = self._validation_mask(fraction, min_validation)
         names = list(self._authors)
@@ -203,7 +203,7 @@ class SplitWriter:
             train=train,
             validation=validation,
             content_hash=f"sha256:{combined.hexdigest()}",
-            per_author={name: (c[0], c[1]) for name, c in zip(names, counts)},
+            per_author={name: (c[0], c[1]) for name, c in zip(names, counts, strict=True)},
         )
 
 
@@ -304,7 +304,8 @@ def iter_records(path: str | os.PathLike) -> Iterator[dict]:
                     record = json.loads(line)
                 except ValueError as ex:
                     raise DatasetError(
-                        f"{path}, line {lineno}, column {getattr(ex, 'colno', '?')}: not valid JSON "
+                        f"{path}, line {lineno}, column {getattr(ex, 'colno', '?')}: "
+                        "not valid JSON "
                         f"({getattr(ex, 'msg', ex)}): re-run `tweettwin prepare`"
                     ) from None
                 if (
@@ -313,7 +314,8 @@ def iter_records(path: str | os.PathLike) -> Iterator[dict]:
                     or not record["text"]
                 ):
                     raise DatasetError(
-                        f'{path}, line {lineno}: each line must be an object with a non-empty "text" string'
+                        f"{path}, line {lineno}: each line must be an object "
+                        'with a non-empty "text" string'
                     )
                 yield record
         except UnicodeDecodeError as ex:
@@ -348,7 +350,8 @@ def read_manifest(folder: str | os.PathLike) -> dict:
         )
     if version > FORMAT_VERSION:
         raise DatasetError(
-            f"{folder} uses dataset format {version}, newer than this tweettwin reads ({FORMAT_VERSION}): "
+            f"{folder} uses dataset format {version}, "
+            f"newer than this tweettwin reads ({FORMAT_VERSION}): "
             "upgrade tweettwin or re-run `tweettwin prepare`"
         )
     return manifest

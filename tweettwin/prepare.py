@@ -94,7 +94,8 @@ def prepare(
     options = options or PrepareOptions()
     if not sources:
         raise ConfigError(
-            "give at least one SOURCE: an X archive (.zip or folder), a Mastodon export, or a CSV/JSON/text file"
+            "give at least one SOURCE: an X archive (.zip or folder), a Mastodon export, "
+            "or a CSV/JSON/text file"
         )
     opened = [_open(spec, source_options or {}) for spec in sources]
     if output is not None:
@@ -149,7 +150,7 @@ def _read_all(opened, cleaner: Cleaner, writer: SplitWriter, progress: Progress 
 def _check_amount(
     reports: list[AuthorReport], cleaner: Cleaner, options: PrepareOptions
 ) -> list[str]:
-    """Too little text is an error (or a warning) that says how much was kept and what removed it."""
+    """Too little text is an error (or a warning) saying how much was kept and what removed it."""
     total = cleaner.totals()
     if total.downloaded == 0:
         raise DatasetError(
@@ -157,13 +158,16 @@ def _check_amount(
         )
     if total.chars < options.min_chars:
         raise DatasetError(
-            f"only {total.chars:,} characters in {total.kept:,} posts were kept of {total.downloaded:,} "
+            f"only {total.chars:,} characters in {total.kept:,} posts were kept "
+            f"of {total.downloaded:,} "
             f"read{_removed_summary(total)}; training needs at least {options.min_chars:,}: "
-            "add more posts (more SOURCEs or a fuller archive) or relax a rule (see tweettwin prepare --help)"
+            "add more posts (more SOURCEs or a fuller archive) "
+            "or relax a rule (see tweettwin prepare --help)"
         )
     if total.chars < options.warn_chars:
         return [
-            f"only {total.chars:,} characters ({total.kept:,} posts) were kept{_removed_summary(total)}; "
+            f"only {total.chars:,} characters ({total.kept:,} posts) were kept"
+            f"{_removed_summary(total)}; "
             f"a twin learns a voice better from {options.warn_chars:,} or more"
         ]
     return []
@@ -180,7 +184,8 @@ def _check_output(out: Path) -> None:
     """Replace only a previous dataset (or an empty folder), never an unrelated folder."""
     if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_dataset_dir(out))):
         raise OutputExistsError(
-            f"{out} exists and is not a tweettwin dataset folder: choose another -o DIR or remove it"
+            f"{out} exists and is not a tweettwin dataset folder: "
+            "choose another -o DIR or remove it"
         )
 
 

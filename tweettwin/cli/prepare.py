@@ -122,16 +122,26 @@ def _progress(console):
         TextColumn("{task.completed:,} posts"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as bar:
-        tasks: dict[str, int] = {}
+    # Started on the first count and only on a terminal: an error before any post was read
+    # (or output piped to a file) then stays one clean line.
+    bar = Progress(*columns, console=console, transient=True)
+    tasks: dict[str, int] = {}
 
-        def update(stage: str, count: int) -> None:
-            if stage not in tasks:
-                label = "Reading and cleaning" if stage == "read" else "Writing the split"
-                tasks[stage] = bar.add_task(label, total=None)
-            bar.update(tasks[stage], completed=count)
+    def update(stage: str, count: int) -> None:
+        if not console.is_terminal:
+            return
+        if not tasks:
+            bar.start()
+        if stage not in tasks:
+            label = "Reading and cleaning" if stage == "read" else "Writing the split"
+            tasks[stage] = bar.add_task(label, total=None)
+        bar.update(tasks[stage], completed=count)
 
+    try:
         yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
 def _table(result):
@@ -158,7 +168,7 @@ def _table(result):
         drops = row(label, [r.dropped()[name] for r in reps])[1]
         cells = [
             f"−{d:,}" if d else (f"{v:,} kept{kept_note}" if v else "0")
-            for v, d in zip(values, drops)
+            for v, d in zip(values, drops, strict=True)
         ]
         table.add_row(label_, *cells)
 
