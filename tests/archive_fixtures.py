@@ -645,11 +645,22 @@ BAD_INPUTS = (
     "empty-zip",
     "huge-declared-size",  # header says 3 GiB
     "bad-prefix",  # tweets.js not starting with window.YTD...
-    "invalid-json",  # tweets.js with a syntax error on line 4
+    "invalid-json",  # tweets.js with a syntax error (see INVALID_JSON_AT)
     "missing-field",  # a tweet without full_text
     "non-utf8",  # latin-1 byte in tweets.js
     "unknown-type",  # .docx
 )
+
+
+# The second tweet misses a ',' before "x": the error is at INVALID_JSON_AT (line, column), 1-based.
+INVALID_JSON_JS = (
+    b"window.YTD.tweets.part0 = [\n"
+    b'  {"tweet" : {"id_str" : "1", "full_text" : "fine", '
+    b'"created_at" : "Wed Mar 18 21:48:42 +0000 2020"}},\n'
+    b'  {"tweet" : {"id_str" : "2", "full_text" : "broken" "x"}}\n'
+    b"]\n"
+)
+INVALID_JSON_AT = (3, 54)
 
 
 def write_bad_input(dest: Path, kind: str) -> Path:
@@ -687,10 +698,9 @@ def write_bad_input(dest: Path, kind: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         p = folder / "tweets.js"
         if kind == "bad-prefix":
-            p.write_bytes(b'var tweets = {"oops": 1}\n')
+            p.write_bytes(b'var tweets = [{"tweet": {}}]\n')
         elif kind == "invalid-json":
-            # line 4, column 5 of the original file holds the stray '}' (1-based)
-            p.write_bytes(b'window.YTD.tweets.part0 = [\n  {\n    "tweet" : {\n    } }\n  }\n]\n')
+            p.write_bytes(INVALID_JSON_JS)
         elif kind == "missing-field":
             t1 = x_tweet("1", "fine")
             t2 = x_tweet("2", "no text")
