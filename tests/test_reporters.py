@@ -32,8 +32,9 @@ def _pipeline_run(tmp_path: Path, report_to: str, **options) -> tracking.Run:
     model.mkdir()
     (model / "model.safetensors").write_bytes(b"weights")
     (model / "README.md").write_text("# card\n")
-    with tracking.start_run("train", {"lr": 0.001, "lora": {"r": 16}}, report_to=report_to,
-                            reporter_options=options) as run:
+    with tracking.start_run(
+        "train", {"lr": 0.001, "lora": {"r": 16}}, report_to=report_to, reporter_options=options
+    ) as run:
         run.add_input(raw)
         run.add_input(dataset / "manifest.json", kind="dataset")
         for step, loss in [(1, 3.0), (2, 2.5), (3, 2.25)]:
@@ -52,8 +53,9 @@ def test_tensorboard_writes_scalars_to_the_run_folder(tmp_path):
     acc = EventAccumulator(str(run.dir / "tensorboard"))
     acc.Reload()
     # TensorBoard's numpy writer stores scalars as tensors (the format its UI reads).
-    losses = [(e.step, float(tensor_util.make_ndarray(e.tensor_proto)))
-              for e in acc.Tensors("train/loss")]
+    losses = [
+        (e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors("train/loss")
+    ]
     assert losses == [(1, 3.0), (2, 2.5), (3, 2.25)]
     assert "eval/perplexity" in acc.Tags()["tensors"]
 
@@ -71,7 +73,8 @@ def test_mlflow_local_store_has_params_metrics_lineage_and_artifacts(tmp_path):
     assert [(m.step, m.value) for m in history] == [(1, 3.0), (2, 2.5), (3, 2.25)]
     assert found.data.tags["tweettwin.lineage.base_model"] == "embedded"
     assert found.data.tags["tweettwin.model.sha256"] == tracking.sha256_file(
-        tmp_path / "model" / "model.safetensors")
+        tmp_path / "model" / "model.safetensors"
+    )
     files = {f.path for f in client.list_artifacts(found.info.run_id, "model")}
     assert files == {"model/README.md", "model/model.safetensors"}
 
@@ -91,11 +94,11 @@ def _wandb_records(path: Path):
         if left < 7:
             pos += left
             continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
         if kind == 0 and length == 0:  # block padding
             pos += left
             continue
-        pending += data[pos + 7:pos + 7 + length]
+        pending += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # FULL or LAST chunk
             record = pb.Record()
@@ -121,8 +124,10 @@ def test_wandb_offline_run_has_config_metrics_and_artifact_lineage(tmp_path, mon
 
     losses = []
     for h in by_type["history"]:
-        items = {i.nested_key[0] if i.nested_key else i.key: json.loads(i.value_json)
-                 for i in h.history.item}
+        items = {
+            i.nested_key[0] if i.nested_key else i.key: json.loads(i.value_json)
+            for i in h.history.item
+        }
         if "train/loss" in items:
             losses.append((items["_step"], items["train/loss"]))
     assert losses == [(1, 3.0), (2, 2.5), (3, 2.25)]
@@ -132,6 +137,7 @@ def test_wandb_offline_run_has_config_metrics_and_artifact_lineage(tmp_path, mon
     assert artifacts == [("raw-data", True), ("dataset", True), ("model", False)]
     model = by_type["artifact"][-1].artifact
     assert json.loads(model.metadata)["sha256"] == tracking.sha256_file(
-        tmp_path / "model" / "model.safetensors")
+        tmp_path / "model" / "model.safetensors"
+    )
     assert tracking.get_run(run.id).status == "completed"
     assert by_type.get("exit")

@@ -16,7 +16,9 @@ from tweettwin.paths import workspace
 
 
 def _files_text(root: Path) -> str:
-    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in root.rglob("*") if p.is_file())
+    return "\n".join(
+        p.read_bytes().decode("utf-8", "replace") for p in root.rglob("*") if p.is_file()
+    )
 
 
 def test_completed_run_records_config_metrics_and_files():
@@ -70,23 +72,34 @@ def test_killed_process_leaves_no_running_run():
         "os.kill(os.getpid(), signal.SIGKILL)"
     )
     with sqlite3.connect(workspace() / "runs.db") as db:  # raw row: still 'running'
-        assert db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0] == "running"
+        assert (
+            db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0] == "running"
+        )
     [rec] = tracking.list_runs()
     assert rec.id == run_id and rec.status == "interrupted"
 
 
 def test_process_exiting_without_finish_is_interrupted_by_atexit():
-    run_id = _run_child("from tweettwin import tracking; print(tracking.start_run('prepare', {}).id)")
+    run_id = _run_child(
+        "from tweettwin import tracking; print(tracking.start_run('prepare', {}).id)"
+    )
     with sqlite3.connect(workspace() / "runs.db") as db:
-        assert db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0] == "interrupted"
+        assert (
+            db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0]
+            == "interrupted"
+        )
 
 
 def test_secrets_are_never_stored(monkeypatch):
     token = "hf_" + "a1B2c3D4e5" * 4
     monkeypatch.setenv("HF_TOKEN", token)
     bearer = "AAAAAAAAAAAAAAAAAAAAA" + "x" * 60
-    config = {"hf_token": token, "nested": {"password": "hunter2", "note": f"uses {token}"},
-              "cmd": f"fetch --bearer {bearer}", "lr": 1e-3}
+    config = {
+        "hf_token": token,
+        "nested": {"password": "hunter2", "note": f"uses {token}"},
+        "cmd": f"fetch --bearer {bearer}",
+        "lr": 1e-3,
+    }
     with tracking.start_run("fetch", config) as run:
         run.log_params({"api_key": "abc12345", "url": f"https://x/?t={token}"})
         with pytest.raises(RuntimeError):
@@ -141,8 +154,9 @@ def test_missing_tracker_fails_before_the_run_starts(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "mlflow" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
+    )
     with pytest.raises(MissingExtraError, match=r"pip install 'tweettwin\[mlflow\]'"):
         tracking.start_run("train", {}, report_to="tensorboard,mlflow")
     assert tracking.list_runs() == []
@@ -157,9 +171,13 @@ def _fake_pipeline(tmp_path: Path) -> tuple[Path, list[Path]]:
         p.write_bytes(f"input {i}".encode())
     content_hash = "sha256:" + "d" * 64
     manifest = {
-        "format": "tweettwin-dataset", "format_version": 1, "content_hash": content_hash,
-        "inputs": [{"path": str(p), "sha256": tracking.sha256_file(p), "bytes": p.stat().st_size}
-                   for p in inputs],
+        "format": "tweettwin-dataset",
+        "format_version": 1,
+        "content_hash": content_hash,
+        "inputs": [
+            {"path": str(p), "sha256": tracking.sha256_file(p), "bytes": p.stat().st_size}
+            for p in inputs
+        ],
     }
     dataset = tmp_path / "dataset"
     dataset.mkdir()
@@ -172,9 +190,14 @@ def _fake_pipeline(tmp_path: Path) -> tuple[Path, list[Path]]:
     model.mkdir()
     (model / "model.safetensors").write_bytes(b"weights")
     (model / "dataset_manifest.json").write_text(json.dumps(manifest))
-    (model / "training.json").write_text(json.dumps(
-        {"base_model": {"id": "embedded", "sha256": "sha256:" + "b" * 64},
-         "dataset_hash": content_hash}))
+    (model / "training.json").write_text(
+        json.dumps(
+            {
+                "base_model": {"id": "embedded", "sha256": "sha256:" + "b" * 64},
+                "dataset_hash": content_hash,
+            }
+        )
+    )
     with tracking.start_run("train", {"lr": 1e-3}) as train:
         train.set_lineage(dataset_hash=content_hash, base_model="embedded")
         train.log_artifact(model, "model")

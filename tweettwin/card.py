@@ -54,7 +54,11 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}".rstrip("0").rstrip(".")
+        return (
+            f"{value:.4g}"
+            if abs(value) < 1e-2 or abs(value) >= 1e4
+            else f"{value:.4f}".rstrip("0").rstrip(".")
+        )
     return str(value)
 
 
@@ -74,7 +78,9 @@ def _languages(manifest: Mapping) -> str | list[str]:
             if code not in _PSEUDO_LANGS:
                 counts[code] = counts.get(code, 0) + int(n)
     total = sum(counts.values())
-    langs = [c for c, n in sorted(counts.items(), key=lambda kv: -kv[1]) if total and n / total >= 0.1]
+    langs = [
+        c for c, n in sorted(counts.items(), key=lambda kv: -kv[1]) if total and n / total >= 0.1
+    ]
     if not langs:
         return "en"
     return langs[0] if len(langs) == 1 else (langs if len(langs) <= 3 else "multilingual")
@@ -82,8 +88,11 @@ def _languages(manifest: Mapping) -> str | list[str]:
 
 def _authors(manifest: Mapping) -> tuple[list[dict], dict]:
     authors = [
-        {"handle": str(a.get("handle", "?")).lstrip("@"), "name": a.get("name") or "",
-         **{k: int(a.get(k) or 0) for k in _COUNTS}}
+        {
+            "handle": str(a.get("handle", "?")).lstrip("@"),
+            "name": a.get("name") or "",
+            **{k: int(a.get(k) or 0) for k in _COUNTS},
+        }
         for a in manifest.get("authors", [])
     ]
     total = {k: sum(a[k] for a in authors) for k in _COUNTS}
@@ -100,16 +109,33 @@ def _who(authors: list[dict]) -> str:
 def _results(training: Mapping) -> list[dict]:
     rows = []
     for label, prefix in (("Base model (before fine-tuning)", "base"), ("This model", "best")):
-        loss = _pick(training, f"metrics.{prefix}_val_loss", f"metrics.{prefix}_eval_loss",
-                     f"metrics.{prefix}_loss", f"{prefix}_val_loss")
-        ppl = _pick(training, f"metrics.{prefix}_val_perplexity", f"metrics.{prefix}_perplexity",
-                    f"metrics.{prefix}_eval_perplexity", f"{prefix}_perplexity")
+        loss = _pick(
+            training,
+            f"metrics.{prefix}_val_loss",
+            f"metrics.{prefix}_eval_loss",
+            f"metrics.{prefix}_loss",
+            f"{prefix}_val_loss",
+        )
+        ppl = _pick(
+            training,
+            f"metrics.{prefix}_val_perplexity",
+            f"metrics.{prefix}_perplexity",
+            f"metrics.{prefix}_eval_perplexity",
+            f"{prefix}_perplexity",
+        )
         if loss is None and ppl is None:
             continue
         if ppl is None and loss is not None:
             ppl = math.exp(min(float(loss), 50.0))
-        rows.append({"label": label, "loss": _fmt(float(loss)) if loss is not None else "—",
-                     "perplexity": _fmt(round(float(ppl), 2)), "raw_loss": loss, "raw_ppl": float(ppl)})
+        rows.append(
+            {
+                "label": label,
+                "loss": _fmt(float(loss)) if loss is not None else "—",
+                "perplexity": _fmt(round(float(ppl), 2)),
+                "raw_loss": loss,
+                "raw_ppl": float(ppl),
+            }
+        )
     return rows
 
 
@@ -133,29 +159,51 @@ def _method(training: Mapping, config: Mapping) -> str:
 
 
 def _base(training: Mapping) -> dict:
-    model_id = _pick(training, "base_model.model_id", "base_model.name", "base_model", "base_model_id")
+    model_id = _pick(
+        training, "base_model.model_id", "base_model.name", "base_model", "base_model_id"
+    )
     source = _pick(training, "base_model.source")
-    on_hub = bool(model_id) and "/" in str(model_id) and not os.path.isabs(str(model_id)) and source != "local"
+    on_hub = (
+        bool(model_id)
+        and "/" in str(model_id)
+        and not os.path.isabs(str(model_id))
+        and source != "local"
+    )
     name = str(model_id or "an unknown base model")
     return {
         "id": str(model_id) if on_hub else None,
         "name": name if not os.path.isabs(name) else Path(name).name,
-        "link": f"[{model_id}](https://huggingface.co/{model_id})" if on_hub else f"`{Path(name).name}`",
+        "link": f"[{model_id}](https://huggingface.co/{model_id})"
+        if on_hub
+        else f"`{Path(name).name}`",
         "license": _pick(training, "base_model.license", "base_license", "license"),
-        "hash": _pick(training, "base_model.weights_sha256", "base_model.sha256", "base_model_hash",
-                      "base_model_sha256"),
+        "hash": _pick(
+            training,
+            "base_model.weights_sha256",
+            "base_model.sha256",
+            "base_model_hash",
+            "base_model_sha256",
+        ),
     }
 
 
 def _samples(samples: Any) -> tuple[str, list[str]]:
     if isinstance(samples, Mapping):
-        return str(samples.get("prompt") or DEFAULT_PROMPT), [str(s) for s in samples.get("samples", [])]
+        return str(samples.get("prompt") or DEFAULT_PROMPT), [
+            str(s) for s in samples.get("samples", [])
+        ]
     return DEFAULT_PROMPT, [str(s) for s in (samples or [])]
 
 
-def card_context(training: Mapping, manifest: Mapping, samples: Any = None, *,
-                 repo_id: str | None = None, model_path: str | None = None,
-                 thumbnail: str | None = None) -> dict:
+def card_context(
+    training: Mapping,
+    manifest: Mapping,
+    samples: Any = None,
+    *,
+    repo_id: str | None = None,
+    model_path: str | None = None,
+    thumbnail: str | None = None,
+) -> dict:
     """Template values from plain dicts (no file access)."""
     config = training.get("config") or training.get("hyperparameters") or {}
     authors, total = _authors(manifest)
@@ -175,26 +223,48 @@ def card_context(training: Mapping, manifest: Mapping, samples: Any = None, *,
         "authors": authors,
         "total": total,
         "handles": handles,
-        "sources": ", ".join(s.get("kind", "?") for s in manifest.get("sources", [])) or "the given sources",
-        "cleaning": ", ".join(f"{k.replace('_', ' ')}: {_fmt(v)}" for k, v in options.items()
-                              if isinstance(v, (bool, int, float, str))),
-        "split": (f"{split['validation.jsonl']['posts']:,} posts (trained on "
-                  f"{split['train.jsonl']['posts']:,})" if "validation.jsonl" in split
-                  and "posts" in split.get("validation.jsonl", {}) else None),
-        "dataset_hash": manifest.get("content_hash") or _pick(training, "dataset_hash", "dataset.content_hash"),
-        "inputs": [{"path": i.get("path"), "sha256": str(i.get("sha256", ""))} for i in manifest.get("inputs", [])[:20]],
-        "base_model_id": base["id"], "base_model_name": base["name"], "base_model_link": base["link"],
-        "base_license": base["license"], "base_model_hash": base["hash"],
+        "sources": ", ".join(s.get("kind", "?") for s in manifest.get("sources", []))
+        or "the given sources",
+        "cleaning": ", ".join(
+            f"{k.replace('_', ' ')}: {_fmt(v)}"
+            for k, v in options.items()
+            if isinstance(v, (bool, int, float, str))
+        ),
+        "split": (
+            f"{split['validation.jsonl']['posts']:,} posts (trained on "
+            f"{split['train.jsonl']['posts']:,})"
+            if "validation.jsonl" in split and "posts" in split.get("validation.jsonl", {})
+            else None
+        ),
+        "dataset_hash": manifest.get("content_hash")
+        or _pick(training, "dataset_hash", "dataset.content_hash"),
+        "inputs": [
+            {"path": i.get("path"), "sha256": str(i.get("sha256", ""))}
+            for i in manifest.get("inputs", [])[:20]
+        ],
+        "base_model_id": base["id"],
+        "base_model_name": base["name"],
+        "base_model_link": base["link"],
+        "base_license": base["license"],
+        "base_model_hash": base["hash"],
         "method": _method(training, config),
-        "hyperparameters": [(k, _fmt(config[k])) for k in _HYPERPARAMETERS if config.get(k) is not None],
+        "hyperparameters": [
+            (k, _fmt(config[k])) for k in _HYPERPARAMETERS if config.get(k) is not None
+        ],
         "results": _results(training),
         "hardware": _hardware(training),
         "wall_time": _duration(float(wall)) if wall else None,
         "tokens_per_s": f"{float(tps):,.0f}" if tps else None,
-        "stop_reason": str(_pick(training, "stop_reason", "metrics.stop_reason") or "").replace("_", " "),
-        "versions": ", ".join(f"{k} {v}" for k, v in versions.items()) if isinstance(versions, Mapping) else None,
-        "samples_prompt": prompt, "samples": sample_list,
-        "model_ref": ref, "model_ref_cli": model_path or repo_id or "DIR",
+        "stop_reason": str(_pick(training, "stop_reason", "metrics.stop_reason") or "").replace(
+            "_", " "
+        ),
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items())
+        if isinstance(versions, Mapping)
+        else None,
+        "samples_prompt": prompt,
+        "samples": sample_list,
+        "model_ref": ref,
+        "model_ref_cli": model_path or repo_id or "DIR",
         "thumbnail": thumbnail,
         "thumbnail_path": PREVIEW_FILE if thumbnail else None,
         "language": _languages(manifest),
@@ -208,23 +278,52 @@ def _card_data(ctx: Mapping, method: str) -> Any:
     evals = []
     best = next((r for r in ctx["results"] if r["label"] == "This model"), None)
     if best:
-        common = {"task_type": "text-generation", "dataset_type": "posts",
-                  "dataset_name": f"{ctx['handles']} posts (held-out split)", "dataset_split": "validation"}
+        common = {
+            "task_type": "text-generation",
+            "dataset_type": "posts",
+            "dataset_name": f"{ctx['handles']} posts (held-out split)",
+            "dataset_split": "validation",
+        }
         if best["raw_loss"] is not None:
-            evals.append(EvalResult(metric_type="loss", metric_name="Validation loss",
-                                    metric_value=round(float(best["raw_loss"]), 4), **common))
-        evals.append(EvalResult(metric_type="perplexity", metric_name="Perplexity",
-                                metric_value=round(best["raw_ppl"], 2), **common))
-    tags = ["tweettwin", "text-generation", "social-media", "lora" if method == "lora" else "full-finetune"]
+            evals.append(
+                EvalResult(
+                    metric_type="loss",
+                    metric_name="Validation loss",
+                    metric_value=round(float(best["raw_loss"]), 4),
+                    **common,
+                )
+            )
+        evals.append(
+            EvalResult(
+                metric_type="perplexity",
+                metric_name="Perplexity",
+                metric_value=round(best["raw_ppl"], 2),
+                **common,
+            )
+        )
+    tags = [
+        "tweettwin",
+        "text-generation",
+        "social-media",
+        "lora" if method == "lora" else "full-finetune",
+    ]
     return ModelCardData(
-        language=ctx["language"], license=ctx["base_license"], base_model=ctx["base_model_id"],
-        library_name="transformers", pipeline_tag="text-generation", tags=tags,
-        model_name=f"tweettwin-{ctx['handles']}", eval_results=evals or None,
-        widget=[{"text": DEFAULT_PROMPT}], thumbnail=ctx["thumbnail"],
+        language=ctx["language"],
+        license=ctx["base_license"],
+        base_model=ctx["base_model_id"],
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=tags,
+        model_name=f"tweettwin-{ctx['handles']}",
+        eval_results=evals or None,
+        widget=[{"text": DEFAULT_PROMPT}],
+        thumbnail=ctx["thumbnail"],
     )
 
 
-def render_card_from(training: Mapping, manifest: Mapping, samples: Any = None, **kwargs: Any) -> str:
+def render_card_from(
+    training: Mapping, manifest: Mapping, samples: Any = None, **kwargs: Any
+) -> str:
     """Render README.md text from plain dicts (see :func:`card_context` for ``kwargs``)."""
     from huggingface_hub import ModelCard
 
@@ -249,41 +348,61 @@ def read_model_folder(model_dir: str | os.PathLike) -> tuple[dict, dict, Any]:
     """``(training, manifest, samples)`` of a model folder; clear errors for what's missing."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise InputError(f"{model_dir}: no such folder; give a model folder made by `tweettwin train`")
+        raise InputError(
+            f"{model_dir}: no such folder; give a model folder made by `tweettwin train`"
+        )
     out = []
-    for name, required in (("training.json", True), ("dataset_manifest.json", True), (SAMPLES_FILE, False)):
+    for name, required in (
+        ("training.json", True),
+        ("dataset_manifest.json", True),
+        (SAMPLES_FILE, False),
+    ):
         path = model_dir / name
         if not path.exists():
             if required:
-                raise InputError(f"{path}: missing; is {model_dir} a model folder made by `tweettwin train`?")
+                raise InputError(
+                    f"{path}: missing; is {model_dir} a model folder made by `tweettwin train`?"
+                )
             out.append(None)
             continue
         try:
             out.append(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as ex:
-            raise InputError(f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})") from None
+            raise InputError(
+                f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})"
+            ) from None
     return out[0], out[1], out[2]
 
 
 def render_card(model_dir: str | os.PathLike, *, repo_id: str | None = None) -> str:
-    """README.md text for a model folder (reads training.json, dataset_manifest.json, samples.json)."""
+    """README.md text for a model folder (training.json, dataset_manifest.json, samples.json)."""
     model_dir = Path(model_dir)
     training, manifest, samples = read_model_folder(model_dir)
     thumbnail = None
     if (model_dir / PREVIEW_FILE).exists():
-        thumbnail = (f"https://huggingface.co/{repo_id}/resolve/main/{PREVIEW_FILE}" if repo_id
-                     else PREVIEW_FILE)
-    return render_card_from(training, manifest, samples, repo_id=repo_id,
-                            model_path=str(model_dir), thumbnail=thumbnail)
+        thumbnail = (
+            f"https://huggingface.co/{repo_id}/resolve/main/{PREVIEW_FILE}"
+            if repo_id
+            else PREVIEW_FILE
+        )
+    return render_card_from(
+        training, manifest, samples, repo_id=repo_id, model_path=str(model_dir), thumbnail=thumbnail
+    )
 
 
 def write_samples(model_dir: str | os.PathLike, prompt: str, samples: Sequence[str]) -> Path:
     path = Path(model_dir) / SAMPLES_FILE
-    write_text(path, json.dumps({"prompt": prompt, "samples": list(samples)}, indent=2, ensure_ascii=False) + "\n")
+    write_text(
+        path,
+        json.dumps({"prompt": prompt, "samples": list(samples)}, indent=2, ensure_ascii=False)
+        + "\n",
+    )
     return path
 
 
-def generate_samples(model_dir: str | os.PathLike, prompt: str = DEFAULT_PROMPT, n: int = 5) -> list[str]:
+def generate_samples(
+    model_dir: str | os.PathLike, prompt: str = DEFAULT_PROMPT, n: int = 5
+) -> list[str]:
     """``n`` posts from the model (loads it: needs the ml extra)."""
     from tweettwin.errors import require
 
@@ -294,8 +413,14 @@ def generate_samples(model_dir: str | os.PathLike, prompt: str = DEFAULT_PROMPT,
     return [getattr(s, "text", s) for s in result]
 
 
-def write_card(model_dir: str | os.PathLike, preview_prompt: str | None = None, *, n_samples: int = 0,
-               preview_text: str | None = None, repo_id: str | None = None) -> dict:
+def write_card(
+    model_dir: str | os.PathLike,
+    preview_prompt: str | None = None,
+    *,
+    n_samples: int = 0,
+    preview_text: str | None = None,
+    repo_id: str | None = None,
+) -> dict:
     """Re-render ``README.md``; optionally generate samples and the ``preview.png`` thumbnail.
 
     ``preview_prompt`` generates one post with the model for the preview (``preview_text`` uses a

@@ -30,7 +30,7 @@ SMALL_FILE = 10 * 1024 * 1024  # files above this are referenced, not copied to 
 
 
 def parse_report_to(value: Iterable[str] | str | None) -> list[str]:
-    """``"wandb,mlflow"`` / ``["wandb", "mlflow"]`` / ``"none"`` -> validated, de-duplicated names."""
+    """``"wandb,mlflow"`` / ``["wandb", "mlflow"]`` / ``"none"`` -> validated, unique names."""
     if value is None:
         return []
     items = [value] if isinstance(value, str) else list(value)
@@ -133,8 +133,9 @@ class WandbReporter(Reporter):
         self.run.log(dict(metrics), step=step)
 
     def _reference(self, path: Path, kind: str, sha256: str | None) -> Any:
-        artifact = self._wandb.Artifact(_artifact_name(kind, path), type=kind,
-                                        metadata={"sha256": sha256, "path": str(path)})
+        artifact = self._wandb.Artifact(
+            _artifact_name(kind, path), type=kind, metadata={"sha256": sha256, "path": str(path)}
+        )
         artifact.add_reference(Path(path).resolve().as_uri(), checksum=Path(path).is_file())
         return artifact
 
@@ -161,7 +162,7 @@ class WandbReporter(Reporter):
 
 
 def mlflow_tracking_uri(run: Any) -> str:
-    """$MLFLOW_TRACKING_URI, else a SQLite store in the workspace (MLflow's recommended local one)."""
+    """$MLFLOW_TRACKING_URI, else a SQLite store in the workspace (what MLflow recommends)."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     return uri or f"sqlite:///{(Path(run.workspace) / 'mlflow.db').resolve()}"
 
@@ -169,8 +170,14 @@ def mlflow_tracking_uri(run: Any) -> str:
 class MlflowReporter(Reporter):
     """MLflow run through ``MlflowClient`` (no global active-run state)."""
 
-    def __init__(self, run: Any, config: dict, mlflow_tracking_uri: str | None = None,
-                 mlflow_experiment: str | None = None, **_: Any) -> None:
+    def __init__(
+        self,
+        run: Any,
+        config: dict,
+        mlflow_tracking_uri: str | None = None,
+        mlflow_experiment: str | None = None,
+        **_: Any,
+    ) -> None:
         from mlflow.tracking import MlflowClient
 
         uri = mlflow_tracking_uri or globals()["mlflow_tracking_uri"](run)
@@ -181,11 +188,14 @@ class MlflowReporter(Reporter):
             experiment_id = experiment.experiment_id
         elif uri.startswith("sqlite:") and not os.environ.get("MLFLOW_TRACKING_URI"):
             artifacts = (Path(run.workspace) / "mlartifacts").resolve()
-            experiment_id = self.client.create_experiment(name, artifact_location=artifacts.as_uri())
+            experiment_id = self.client.create_experiment(
+                name, artifact_location=artifacts.as_uri()
+            )
         else:
             experiment_id = self.client.create_experiment(name)
         self.run_id = self.client.create_run(
-            experiment_id, run_name=f"{run.kind}-{run.id}",
+            experiment_id,
+            run_name=f"{run.kind}-{run.id}",
             tags={"tweettwin.kind": run.kind, "tweettwin.run_id": run.id},
         ).info.run_id
         self.log_params(config)
@@ -195,7 +205,7 @@ class MlflowReporter(Reporter):
 
         flat = [Param(k, str(v)[:6000]) for k, v in _flat(params).items()]
         for i in range(0, len(flat), 100):  # MLflow caps a batch at 100 params
-            self.client.log_batch(self.run_id, params=flat[i:i + 100])
+            self.client.log_batch(self.run_id, params=flat[i : i + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         import time
@@ -203,7 +213,9 @@ class MlflowReporter(Reporter):
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, v, ts, step) for k, v in metrics.items()])
+        self.client.log_batch(
+            self.run_id, metrics=[Metric(k, v, ts, step) for k, v in metrics.items()]
+        )
 
     def use_input(self, path: Path, sha256: str, kind: str) -> None:
         self.client.set_tag(self.run_id, f"tweettwin.input.{_artifact_name(kind, path)}", sha256)
@@ -233,11 +245,14 @@ class MlflowReporter(Reporter):
 class TensorBoardReporter(Reporter):
     """Scalars through TensorBoard's own numpy-only writer (no torch, no TensorFlow)."""
 
-    def __init__(self, run: Any, config: dict, tensorboard_dir: str | os.PathLike | None = None,
-                 **_: Any) -> None:
+    def __init__(
+        self, run: Any, config: dict, tensorboard_dir: str | os.PathLike | None = None, **_: Any
+    ) -> None:
         from tensorboard.summary import Writer
 
-        self.dir = Path(tensorboard_dir) / run.id if tensorboard_dir else Path(run.dir) / "tensorboard"
+        self.dir = (
+            Path(tensorboard_dir) / run.id if tensorboard_dir else Path(run.dir) / "tensorboard"
+        )
         self.dir.mkdir(parents=True, exist_ok=True)
         self.writer = Writer(str(self.dir))
 

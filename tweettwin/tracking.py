@@ -73,7 +73,9 @@ def model_hash(model_dir: str | os.PathLike) -> str:
     model_dir = Path(model_dir)
     files = sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))
     if not files:
-        raise InputError(f"{model_dir}: no model weights (*.safetensors) found; is it a model folder?")
+        raise InputError(
+            f"{model_dir}: no model weights (*.safetensors) found; is it a model folder?"
+        )
     if len(files) == 1:
         return sha256_file(files[0])
     digest = hashlib.sha256()
@@ -84,15 +86,24 @@ def model_hash(model_dir: str | os.PathLike) -> str:
 
 _SECRET_KEY = re.compile(r"token|secret|passw|api[_-]?key|auth|bearer|credential|cookie", re.I)
 _SECRET_VALUE = re.compile(r"\b(hf_[A-Za-z0-9]{20,}|AAAA[A-Za-z0-9%]{40,}|sk-[A-Za-z0-9_-]{20,})\b")
-_SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "X_BEARER_TOKEN", "WANDB_API_KEY",
-               "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "MASTODON_TOKEN",
-               "BLUESKY_PASSWORD")
+_SECRET_ENV = (
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "X_BEARER_TOKEN",
+    "WANDB_API_KEY",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MASTODON_TOKEN",
+    "BLUESKY_PASSWORD",
+)
 REDACTED = "***"
 
 
 def _known_secrets() -> list[str]:
     values = [os.environ.get(name, "") for name in _SECRET_ENV]
-    values += [v for k, v in os.environ.items() if _SECRET_KEY.search(k) and k.startswith("TWEETTWIN_")]
+    values += [
+        v for k, v in os.environ.items() if _SECRET_KEY.search(k) and k.startswith("TWEETTWIN_")
+    ]
     return [v for v in values if len(v) >= 8]
 
 
@@ -106,8 +117,11 @@ def scrub(value: Any, _known: list[str] | None = None) -> Any:
     known = _known_secrets() if _known is None else _known
     if isinstance(value, Mapping):
         return {
-            str(k): (REDACTED if _SECRET_KEY.search(str(k)) and v not in (None, "", False)
-                     else scrub(v, known))
+            str(k): (
+                REDACTED
+                if _SECRET_KEY.search(str(k)) and v not in (None, "", False)
+                else scrub(v, known)
+            )
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
@@ -141,7 +155,8 @@ def _statements(db: sqlite3.Connection, sql: str) -> None:
 
 
 def _m001_runs(db: sqlite3.Connection) -> None:
-    _statements(db, 
+    _statements(
+        db,
         """
         CREATE TABLE runs (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT, status TEXT NOT NULL,
@@ -166,19 +181,20 @@ def _m001_runs(db: sqlite3.Connection) -> None:
             value REAL NOT NULL, logged_at TEXT NOT NULL
         );
         CREATE INDEX metrics_run ON metrics(run_id, key, step);
-        """
+        """,
     )
 
 
 def _m002_lineage_index(db: sqlite3.Connection) -> None:
     # Model and dataset hashes are looked up by `runs lineage`: index them as plain columns.
-    _statements(db, 
+    _statements(
+        db,
         """
         ALTER TABLE runs ADD COLUMN dataset_hash TEXT;
         ALTER TABLE runs ADD COLUMN model_hash TEXT;
         CREATE INDEX runs_dataset_hash ON runs(dataset_hash);
         CREATE INDEX runs_model_hash ON runs(model_hash);
-        """
+        """,
     )
 
 
@@ -325,18 +341,27 @@ class Run:
                 )
                 row = db.execute("SELECT summary FROM runs WHERE id = ?", (self.id,)).fetchone()
                 summary = {**json.loads(row["summary"]), **values}
-                db.execute("UPDATE runs SET summary = ? WHERE id = ?", (json.dumps(summary), self.id))
+                db.execute(
+                    "UPDATE runs SET summary = ? WHERE id = ?", (json.dumps(summary), self.id)
+                )
         self._fan_out("log_metrics", values, int(step))
 
-    def add_input(self, path: str | os.PathLike, sha256: str | None = None,
-                  bytes: int | None = None, kind: str = "raw-data") -> None:
+    def add_input(
+        self,
+        path: str | os.PathLike,
+        sha256: str | None = None,
+        bytes: int | None = None,
+        kind: str = "raw-data",
+    ) -> None:
         """Record an input file (hashed here when ``sha256`` is not given)."""
         p = Path(path)
         sha256 = sha256 or sha256_file(p)
         size = bytes if bytes is not None else (p.stat().st_size if p.is_file() else None)
         with _db(self.workspace) as db:
-            db.execute("INSERT OR REPLACE INTO run_inputs VALUES (?, ?, ?, ?)",
-                       (self.id, str(p.resolve()) if p.exists() else str(p), sha256, size))
+            db.execute(
+                "INSERT OR REPLACE INTO run_inputs VALUES (?, ?, ?, ?)",
+                (self.id, str(p.resolve()) if p.exists() else str(p), sha256, size),
+            )
         self._fan_out("use_input", p, sha256, kind)
 
     def set_lineage(self, **fields: Any) -> None:
@@ -348,7 +373,12 @@ class Run:
             lineage = {**json.loads(row["lineage"]), **fields}
             db.execute(
                 "UPDATE runs SET lineage = ?, dataset_hash = ?, model_hash = ? WHERE id = ?",
-                (json.dumps(lineage), lineage.get("dataset_hash"), lineage.get("model_hash"), self.id),
+                (
+                    json.dumps(lineage),
+                    lineage.get("dataset_hash"),
+                    lineage.get("model_hash"),
+                    self.id,
+                ),
             )
         self._fan_out("set_lineage", lineage)
 
@@ -362,19 +392,27 @@ class Run:
         elif sha256 is None and kind == "dataset" and (p / "manifest.json").is_file():
             sha256 = json.loads((p / "manifest.json").read_text()).get("content_hash")
         with _db(self.workspace) as db:
-            db.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
-                       (self.id, str(p.resolve()), kind, sha256, _now()))
+            db.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
+                (self.id, str(p.resolve()), kind, sha256, _now()),
+            )
         if kind == "model" and sha256:
             self.set_lineage(model_hash=sha256, model_dir=str(p.resolve()))
         if kind == "dataset" and sha256:
             self.set_lineage(dataset_hash=sha256, dataset_dir=str(p.resolve()))
         self._fan_out("log_artifact", p, kind, sha256)
 
-    def finish(self, status: str = "completed", outputs: Mapping[str, Any] | None = None,
-               error: str | None = None) -> None:
+    def finish(
+        self,
+        status: str = "completed",
+        outputs: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
         """Close the run. Safe to call twice: the first status wins."""
         if status not in STATUSES or status == "running":
-            raise ConfigError(f"finish(status={status!r}): use one of completed, failed, interrupted")
+            raise ConfigError(
+                f"finish(status={status!r}): use one of completed, failed, interrupted"
+            )
         with self._lock:
             if self.status != "running":
                 return
@@ -403,10 +441,15 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # drop NaN
 
 
-def start_run(kind: str, config: Mapping[str, Any] | None = None, *,
-              workspace: str | os.PathLike | None = None,
-              report_to: Iterable[str] | str | None = (), name: str | None = None,
-              reporter_options: Mapping[str, Any] | None = None) -> Run:
+def start_run(
+    kind: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    workspace: str | os.PathLike | None = None,
+    report_to: Iterable[str] | str | None = (),
+    name: str | None = None,
+    reporter_options: Mapping[str, Any] | None = None,
+) -> Run:
     """Open a run of ``kind`` (prepare, train, eval, fetch, make...) and return it.
 
     ``report_to`` names external trackers (wandb, mlflow, tensorboard); they are checked before the
@@ -427,8 +470,16 @@ def start_run(kind: str, config: Mapping[str, Any] | None = None, *,
         db.execute(
             "INSERT INTO runs (id, kind, name, status, started_at, pid, host, config, run_dir)"
             " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-            (run_id, kind, name, _now(), os.getpid(), socket.gethostname(), json.dumps(config),
-             str(run_dir.resolve())),
+            (
+                run_id,
+                kind,
+                name,
+                _now(),
+                os.getpid(),
+                socket.gethostname(),
+                json.dumps(config),
+                str(run_dir.resolve()),
+            ),
         )
     run = Run(run_id, kind, ws, run_dir, [])
     try:
@@ -504,23 +555,48 @@ def _reap_stale(db: sqlite3.Connection) -> None:
 
 
 def _record(db: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
-    inputs = [dict(r) for r in db.execute(
-        "SELECT path, sha256, bytes FROM run_inputs WHERE run_id = ? ORDER BY path", (row["id"],))]
-    artifacts = [dict(r) for r in db.execute(
-        "SELECT path, kind, sha256, created_at FROM artifacts WHERE run_id = ? ORDER BY created_at",
-        (row["id"],))]
+    inputs = [
+        dict(r)
+        for r in db.execute(
+            "SELECT path, sha256, bytes FROM run_inputs WHERE run_id = ? ORDER BY path",
+            (row["id"],),
+        )
+    ]
+    artifacts = [
+        dict(r)
+        for r in db.execute(
+            "SELECT path, kind, sha256, created_at FROM artifacts WHERE run_id = ?"
+            " ORDER BY created_at",
+            (row["id"],),
+        )
+    ]
     return RunRecord(
-        id=row["id"], kind=row["kind"], name=row["name"], status=row["status"],
-        started_at=row["started_at"], ended_at=row["ended_at"],
-        config=json.loads(row["config"]), params=json.loads(row["params"]),
-        lineage=json.loads(row["lineage"]), outputs=json.loads(row["outputs"]),
-        summary=json.loads(row["summary"]), error=row["error"], run_dir=Path(row["run_dir"]),
-        pid=row["pid"], inputs=inputs, artifacts=artifacts,
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        config=json.loads(row["config"]),
+        params=json.loads(row["params"]),
+        lineage=json.loads(row["lineage"]),
+        outputs=json.loads(row["outputs"]),
+        summary=json.loads(row["summary"]),
+        error=row["error"],
+        run_dir=Path(row["run_dir"]),
+        pid=row["pid"],
+        inputs=inputs,
+        artifacts=artifacts,
     )
 
 
-def list_runs(*, workspace: str | os.PathLike | None = None, kind: str | None = None,
-              status: str | None = None, limit: int | None = None) -> list[RunRecord]:
+def list_runs(
+    *,
+    workspace: str | os.PathLike | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[RunRecord]:
     """Runs, newest first (ids sort by time). Stale "running" runs are marked interrupted."""
     if not (_workspace(workspace) / DB_NAME).exists():
         return []
@@ -543,10 +619,13 @@ def get_run(run_id: str, *, workspace: str | os.PathLike | None = None) -> RunRe
         raise InputError(f"no runs recorded yet in {_workspace(workspace)} (set --workspace?)")
     with _db(workspace) as db:
         _reap_stale(db)
-        rows = db.execute("SELECT * FROM runs WHERE id LIKE ? ORDER BY id DESC LIMIT 2",
-                          (run_id.upper() + "%",)).fetchall()
+        rows = db.execute(
+            "SELECT * FROM runs WHERE id LIKE ? ORDER BY id DESC LIMIT 2", (run_id.upper() + "%",)
+        ).fetchall()
         if not rows:
-            raise InputError(f"no run {run_id!r} in {_workspace(workspace)}; `tweettwin runs` lists them")
+            raise InputError(
+                f"no run {run_id!r} in {_workspace(workspace)}; `tweettwin runs` lists them"
+            )
         if len(rows) > 1 and rows[0]["id"] != run_id.upper():
             raise InputError(f"run id prefix {run_id!r} is ambiguous; give more characters")
         return _record(db, rows[0])
@@ -555,7 +634,9 @@ def get_run(run_id: str, *, workspace: str | os.PathLike | None = None) -> RunRe
 def _write_run_json(ws: Path, run_id: str) -> None:
     with contextlib.suppress(Exception):
         rec = get_run(run_id, workspace=ws)
-        (rec.run_dir / "run.json").write_text(json.dumps(rec.to_dict(), indent=2, default=str) + "\n")
+        (rec.run_dir / "run.json").write_text(
+            json.dumps(rec.to_dict(), indent=2, default=str) + "\n"
+        )
 
 
 def _find_run(ws, column: str, value: str | None, kind: str | None = None) -> RunRecord | None:
@@ -580,7 +661,9 @@ def _read_json(path: Path) -> dict:
     except FileNotFoundError:
         return {}
     except json.JSONDecodeError as ex:
-        raise InputError(f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})") from None
+        raise InputError(
+            f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})"
+        ) from None
 
 
 def _pick(d: Mapping, *keys: str) -> Any:
@@ -594,8 +677,9 @@ def _pick(d: Mapping, *keys: str) -> Any:
     return None
 
 
-def lineage(model_dir: str | os.PathLike, *, workspace: str | os.PathLike | None = None,
-            verify: bool = True) -> dict:
+def lineage(
+    model_dir: str | os.PathLike, *, workspace: str | os.PathLike | None = None, verify: bool = True
+) -> dict:
     """Walk a model folder back to the exact input files.
 
     model (weights hash, train run) -> base model (id, weights hash) -> dataset (content hash,
@@ -605,39 +689,92 @@ def lineage(model_dir: str | os.PathLike, *, workspace: str | os.PathLike | None
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise InputError(f"{model_dir}: not a folder; give a model folder made by `tweettwin train`")
+        raise InputError(
+            f"{model_dir}: not a folder; give a model folder made by `tweettwin train`"
+        )
     training = _read_json(model_dir / "training.json")
     manifest = _read_json(model_dir / "dataset_manifest.json")
     if not training and not manifest:
-        raise InputError(f"{model_dir}: no training.json or dataset_manifest.json; "
-                         "is it a model folder made by `tweettwin train`?")
+        raise InputError(
+            f"{model_dir}: no training.json or dataset_manifest.json; "
+            "is it a model folder made by `tweettwin train`?"
+        )
     weights_hash = model_hash(model_dir)
     train_run = _find_run(workspace, "model_hash", weights_hash)
     dataset_hash = manifest.get("content_hash") or _pick(
-        training, "dataset_hash", "dataset.content_hash", "dataset_content_hash")
+        training, "dataset_hash", "dataset.content_hash", "dataset_content_hash"
+    )
     prepare_run = _find_run(workspace, "dataset_hash", dataset_hash, kind="prepare")
+    known = _known_locations(workspace, prepare_run)
     inputs = manifest.get("inputs") or (prepare_run.inputs if prepare_run else [])
-    checked = [dict(i, status=_verify_input(i) if verify else "unchecked") for i in inputs]
+    located = [_locate(i, known, verify) for i in inputs]
     return {
-        "model": {"path": str(model_dir.resolve()), "sha256": weights_hash,
-                  "run_id": train_run.id if train_run else None},
-        "base_model": {
-            "id": _pick(training, "base_model", "base_model_id", "base_model.id", "base.id"),
-            "sha256": _pick(training, "base_model_hash", "base_model_sha256", "base_model.sha256",
-                            "base_model.weights_hash", "base.sha256", "base_weights_hash"),
+        "model": {
+            "path": str(model_dir.resolve()),
+            "sha256": weights_hash,
+            "run_id": train_run.id if train_run else None,
         },
-        "dataset": {"content_hash": dataset_hash,
-                    "run_id": prepare_run.id if prepare_run else None,
-                    "path": prepare_run.lineage.get("dataset_dir") if prepare_run else None},
-        "inputs": checked,
+        "base_model": {
+            "id": _pick(
+                training,
+                "base_model.model_id",
+                "base_model",
+                "base_model_id",
+                "base_model.name",
+                "base_model.id",
+            ),
+            "sha256": _pick(
+                training,
+                "base_model.weights_sha256",
+                "base_model.sha256",
+                "base_model_hash",
+                "base_model_sha256",
+                "base_model.weights_hash",
+            ),
+        },
+        "dataset": {
+            "content_hash": dataset_hash,
+            "run_id": prepare_run.id if prepare_run else None,
+            "path": prepare_run.lineage.get("dataset_dir") if prepare_run else None,
+        },
+        "inputs": located,
     }
 
 
-def _verify_input(item: Mapping) -> str:
-    path = Path(str(item.get("path", "")))
-    if not path.is_file():
-        return "missing"
-    return "ok" if sha256_file(path) == _as_sha(item.get("sha256")) else "changed"
+def _known_locations(ws, prepare_run: RunRecord | None) -> dict[str, str]:
+    """sha256 -> absolute path, from the registry (the prepare run's inputs first).
+
+    The dataset manifest stores paths relative to the SOURCE's folder (portable, no home
+    directory); the registry knows where the files were on this machine."""
+    found: dict[str, str] = {}
+    if (_workspace(ws) / DB_NAME).exists():
+        with _db(ws) as db:
+            for row in db.execute("SELECT path, sha256 FROM run_inputs ORDER BY run_id"):
+                found[_as_sha(row["sha256"])] = row["path"]
+    for item in prepare_run.inputs if prepare_run else []:
+        found[_as_sha(item["sha256"])] = item["path"]
+    return found
+
+
+def _locate(item: Mapping, known: Mapping[str, str], verify: bool) -> dict:
+    sha = _as_sha(item.get("sha256"))
+    recorded = str(item.get("path", ""))
+    candidates = [known[sha]] if sha in known else []
+    candidates.append(recorded)
+    location = next((c for c in candidates if c and Path(c).is_file()), None)
+    if not verify:
+        status = "unchecked"
+    elif location is None:
+        status = "missing"
+    else:
+        status = "ok" if sha256_file(location) == sha else "changed"
+    return {
+        "path": recorded,
+        "sha256": sha,
+        "bytes": item.get("bytes"),
+        "location": str(Path(location).resolve()) if location else None,
+        "status": status,
+    }
 
 
 def _as_sha(value: Any) -> str:
