@@ -168,3 +168,13 @@ def test_load_errors_are_one_clear_line(tmp_path, breakage, message):
     with pytest.raises(DatasetError, match=message) as info:
         load_dataset_dir(folder)
     assert "\n" not in str(info.value)
+
+
+def test_lines_are_plain_json_dumps_of_the_record(tmp_path):
+    tricky = 'quote " backslash \\ tab \t newline \n control \x01 café 🌞 \u2028'
+    writer = SplitWriter(tmp_path / "spool", "hash")
+    writer.add(tricky, "7", 'a"b', None, "x-archive")
+    writer.close()
+    line = (tmp_path / "spool").read_text(encoding="utf-8")
+    record = {"text": tricky, "id": "7", "author": 'a"b', "created_at": None, "source": "x-archive"}
+    assert line == json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
