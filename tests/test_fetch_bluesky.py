@@ -55,7 +55,7 @@ def test_link_facets_are_cut_by_byte_range_after_multibyte_text():
         _fetch(server)
     post = next(p for p in read_fetched("out").posts if p.text.startswith("Café"))
     # the shortened visible link text ("example.com/very-long-pa…") is gone, multibyte text intact
-    assert post.text == "Café ☕ 🎉 read 12: now"
+    assert post.text == "Café ☕ 🎉 read 2: now"
     assert post.urls == ["https://example.com/very-long-path/page"]
 
 

@@ -59,6 +59,11 @@ def open_source(spec: str | Path, **options) -> SourceData:
         )
     text = str(spec)
     scheme, sep, rest = text.partition(":")
+    # Fetched accounts: importing registers mastodon:/bluesky:/x: in SCHEMES; folders of `fetch`.
+    from tweettwin.sources import fetched
+
+    if fetched.is_fetch_folder(text):
+        return fetched.read_fetched(text, spec=text, author=options.get("author"))
     if sep and scheme in SCHEMES and not Path(text).exists():
         return SCHEMES[scheme](
             rest, spec=text, **{k: v for k, v in options.items() if v is not None}

@@ -27,7 +27,7 @@ from pathlib import Path
 from tweettwin.errors import InputError
 from tweettwin.fetch.store import ITEMS, MANIFEST, is_fetch_folder, iter_items, read_manifest
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData
+from tweettwin.sources import SCHEMES, SourceData
 from tweettwin.sources.files import parse_date
 from tweettwin.sources.mastodon_archive import html_to_text
 
@@ -39,12 +39,13 @@ _SPACES = re.compile(r"[ \t]{2,}")
 __all__ = ["KIND", "is_fetch_folder", "open_fetch_spec", "read_fetched", "strip_link_facets"]
 
 
-def read_fetched(path: str | os.PathLike, spec: str | None = None) -> SourceData:
-    """The posts of a fetched folder (any platform), streamed."""
+def read_fetched(path: str | os.PathLike, spec: str | None = None, author: str | None = None) -> SourceData:
+    """The posts of a fetched folder (any platform), oldest first whatever order they were
+    fetched in, so a resumed fetch and a one-shot fetch give the same dataset."""
     folder = Path(path)
     manifest = read_manifest(folder)
     account = manifest.get("account") or {}
-    handle = str(account.get("handle") or "")
+    handle = str(author or account.get("handle") or "")
     if not handle:
         raise InputError(f"{folder / MANIFEST}: field 'account.handle' is missing; fetch again")
     platform = manifest.get("platform")
@@ -54,12 +55,11 @@ def read_fetched(path: str | os.PathLike, spec: str | None = None) -> SourceData
     own_id = str(account.get("id") or "")
 
     def posts() -> Iterator[Post]:
-        seen: set[str] = set()
+        by_id: dict[str, Post] = {}
         for item in iter_items(folder, manifest):
             post = convert(item, handle, own_id)
-            if post.id not in seen:  # the store never duplicates; this guards hand-edited folders
-                seen.add(post.id)
-                yield post
+            by_id.setdefault(post.id, post)  # the store never duplicates; this guards edited folders
+        yield from sorted(by_id.values(), key=lambda p: (p.created_at or "", p.id))
 
     return SourceData(
         spec=str(spec if spec is not None else path),
@@ -84,6 +84,17 @@ def open_fetch_spec(spec: str, workspace: str | os.PathLike | None = None, **opt
     output = Path(options["output"]) if options.get("output") else default_output(spec, workspace)
     result = fetch(spec, output=output, update=True, **kwargs)
     return read_fetched(result.output, spec=spec)
+
+
+def _open_scheme(rest: str, *, spec: str, **options) -> SourceData:
+    """``open_source`` entry for ``mastodon:``/``bluesky:``/``x:`` (registered in ``SCHEMES``)."""
+    author = options.pop("author", None)
+    data = open_fetch_spec(spec, **options)
+    return read_fetched(data.files[0].parent, spec=spec, author=author) if author else data
+
+
+for _name in ("mastodon", "bluesky", "x"):
+    SCHEMES.setdefault(_name, _open_scheme)
 
 
 # -- platform objects -> Post --------------------------------------------------------------------
