@@ -1,0 +1,175 @@
+"""Publish a model folder (weights, tokenizer, card, preview) to the Hugging Face Hub.
+
+Through huggingface_hub's own client: ``HfApi.create_repo(exist_ok=True)`` then
+``upload_folder``. The token comes from the caller, ``HF_TOKEN`` or the user's saved login
+(``hf auth login`` / ``huggingface-cli login``); it is passed to the client only, and scrubbed
+from any error text, never printed or written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tweettwin.errors import ConfigError, InputError, NetworkError, OutputExistsError
+
+# Never uploaded: resumable checkpoints, temp files of atomic writes, hidden caches, run data.
+IGNORE_PATTERNS = [
+    "checkpoint*", "checkpoint*/*", "checkpoints/*", "*/checkpoint*/*", "*.tmp", "*.tmp/*",
+    ".*", ".*/*", "*/.*", "__pycache__/*", "*.pyc", "runs/*", "tensorboard/*", "wandb/*",
+    "optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin",
+    "*.lock",
+]  # fmt: skip
+_REPO_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]+$")
+
+
+@dataclass
+class PushResult:
+    repo_id: str
+    files: list[tuple[str, int]]  # (path in repo, bytes), sorted
+    private: bool
+    dry_run: bool
+    url: str | None = None  # the repo's page
+    commit_url: str | None = None
+    card_updated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["files"] = [{"path": p, "bytes": b} for p, b in self.files]
+        d["total_bytes"] = self.total_bytes
+        return d
+
+
+def upload_plan(model_dir: str | os.PathLike) -> list[tuple[str, int]]:
+    """Exactly the files ``upload_folder`` will send, with sizes (same filter it applies)."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    root = Path(model_dir)
+    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    kept = filter_repo_objects(paths, ignore_patterns=IGNORE_PATTERNS)
+    return [(p, (root / p).stat().st_size) for p in kept]
+
+
+def _check_folder(model_dir: Path) -> None:
+    if not model_dir.is_dir():
+        raise InputError(f"{model_dir}: no such folder; give the model folder made by `tweettwin train`")
+    if not (model_dir / "config.json").exists() or not any(model_dir.glob("*.safetensors")):
+        raise InputError(
+            f"{model_dir}: not a model folder (needs config.json and *.safetensors); "
+            "give the -o folder of `tweettwin train` or `tweettwin make`"
+        )
+
+
+def _token(token: str | None) -> str | None:
+    if token:
+        return token
+    if os.environ.get("HF_TOKEN"):
+        return os.environ["HF_TOKEN"]
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+def push(
+    model_dir: str | os.PathLike,
+    repo_id: str,
+    private: bool = False,
+    dry_run: bool = False,
+    token: str | None = None,
+    *,
+    update_card: bool = True,
+    api: Any = None,
+) -> PushResult:
+    """Create (or reuse) ``repo_id`` on the Hub and upload the model folder to it.
+
+    With ``dry_run`` nothing is sent and nothing is written: the result lists the files that
+    would be uploaded. ``update_card`` re-renders README.md with the Hub id first, so the
+    card's usage snippet and thumbnail point at the published repo.
+    """
+    model_dir = Path(model_dir)
+    _check_folder(model_dir)
+    if not _REPO_ID.match(repo_id or ""):
+        raise ConfigError(f"--repo-id {repo_id!r}: use NAME or OWNER/NAME (letters, digits, - _ .)")
+    can_render = update_card and (model_dir / "training.json").exists()
+    result = PushResult(repo_id, upload_plan(model_dir), private, dry_run)
+    if dry_run:
+        if can_render:
+            result.notes.append("README.md would be re-rendered with the Hub id before upload")
+        return result
+    secret = _token(token)
+    if not secret:
+        raise ConfigError(
+            "no Hugging Face token: run `hf auth login` (or `huggingface-cli login`), "
+            "or set HF_TOKEN to a token with write access"
+        )
+    if can_render:
+        from tweettwin.card import render_card
+        from tweettwin.atomic import write_text
+
+        write_text(model_dir / "README.md", render_card(model_dir, repo_id=repo_id))
+        result.card_updated = True
+        result.files = upload_plan(model_dir)
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=secret)
+    try:
+        repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        commit = api.upload_folder(
+            repo_id=getattr(repo_url, "repo_id", None) or repo_id,
+            folder_path=str(model_dir),
+            repo_type="model",
+            commit_message="Upload tweettwin model",
+            ignore_patterns=IGNORE_PATTERNS,
+        )
+    except Exception as ex:
+        raise _hub_error(ex, repo_id, secret) from None
+    result.repo_id = getattr(repo_url, "repo_id", None) or repo_id
+    result.url = str(repo_url)
+    result.commit_url = getattr(commit, "commit_url", None)
+    return result
+
+
+def _status(ex: BaseException) -> int | None:
+    response = getattr(ex, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _hub_error(ex: Exception, repo_id: str, token: str) -> Exception:
+    """One clear line for what went wrong; the token scrubbed from anything quoted."""
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    detail = " ".join(str(ex).split()).replace(token, "***")[:300]
+    status = _status(ex)
+    if isinstance(ex, RepositoryNotFoundError) or status == 404:
+        return OutputExistsError(
+            f"cannot write to {repo_id} on the Hub (not found or not yours): check the owner part "
+            "of --repo-id, or that your token may write to that organisation"
+        )
+    if status == 401:
+        return ConfigError(
+            "the Hub rejected your token (401): run `hf auth login` again or set a valid HF_TOKEN"
+        )
+    if status in (403, 409):
+        return OutputExistsError(
+            f"{repo_id} exists on the Hub and belongs to someone else, or your token cannot write to it "
+            f"({status}): choose another --repo-id (e.g. YOURNAME/NAME) or use a token with write access"
+        )
+    if isinstance(ex, HfHubHTTPError):
+        return NetworkError(f"the Hub refused the upload to {repo_id} ({status}): {detail}")
+    if isinstance(ex, (ConnectionError, TimeoutError, OSError)) or "httpx" in type(ex).__module__:
+        hint = (
+            "HF_HUB_OFFLINE is set: unset it to publish"
+            if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0")
+            else "check your internet connection and try again"
+        )
+        return NetworkError(f"cannot reach the Hugging Face Hub ({type(ex).__name__}): {hint}")
+    return NetworkError(f"upload to {repo_id} failed: {type(ex).__name__}: {detail}")
