@@ -43,7 +43,10 @@ class FetchSpec:
     @property
     def default_api(self) -> str:
         if self.platform == "mastodon":
-            return f"https://{self.handle.partition('@')[2]}"
+            host = self.handle.partition("@")[2]
+            # A development instance on this machine speaks plain HTTP (Mastodon's dev server does).
+            local = host.split(":")[0] in ("localhost", "127.0.0.1")
+            return f"{'http' if local else 'https'}://{host}"
         if self.platform == "bluesky":
             return "https://public.api.bsky.app"
         return "https://api.x.com"
