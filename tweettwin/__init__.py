@@ -1,10 +1,74 @@
 """tweettwin: turn your own posts into a small language model that writes posts in your voice.
 
-``import tweettwin`` never imports torch: ML entry points are loaded on first use.
+The Python API mirrors the CLI; every front end calls the same functions::
+
+    import tweettwin
+    result = tweettwin.prepare(["twitter-archive.zip"])
+    tweettwin.train(result.output, "my-twin", tweettwin.TrainConfig())
+    twin = tweettwin.Twin.load("my-twin")
+    print(twin.generate("My dream is", n=5).posts)
+
+``import tweettwin`` never imports torch: every name below is resolved on first use (PEP 562).
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# public name -> (module, attribute)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    # import and clean
+    "open_source": ("tweettwin.sources", "open_source"),
+    "fetch": ("tweettwin.fetch", "fetch"),
+    "prepare": ("tweettwin.prepare", "prepare"),
+    "PrepareOptions": ("tweettwin.config", "PrepareOptions"),
+    "load_dataset_dir": ("tweettwin.dataset", "load_dataset_dir"),
+    # train and generate
+    "TrainConfig": ("tweettwin.train_config", "TrainConfig"),
+    "train": ("tweettwin.ml.train", "train"),
+    "Twin": ("tweettwin.ml.twin", "Twin"),
+    "make": ("tweettwin.make", "make"),
+    # track, describe, publish
+    "start_run": ("tweettwin.tracking", "start_run"),
+    "list_runs": ("tweettwin.tracking", "list_runs"),
+    "lineage": ("tweettwin.tracking", "lineage"),
+    "write_card": ("tweettwin.card", "write_card"),
+    "push": ("tweettwin.hub", "push"),
+    # errors
+    "TweettwinError": ("tweettwin.errors", "TweettwinError"),
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'tweettwin' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from tweettwin.card import write_card
+    from tweettwin.config import PrepareOptions
+    from tweettwin.dataset import load_dataset_dir
+    from tweettwin.errors import TweettwinError
+    from tweettwin.fetch import fetch
+    from tweettwin.hub import push
+    from tweettwin.make import make
+    from tweettwin.ml.train import train
+    from tweettwin.ml.twin import Twin
+    from tweettwin.prepare import prepare
+    from tweettwin.sources import open_source
+    from tweettwin.tracking import lineage, list_runs, start_run
+    from tweettwin.train_config import TrainConfig
