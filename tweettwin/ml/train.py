@@ -75,7 +75,7 @@ def train(
 ) -> TrainResult:
     """Fine-tune ``config.base_model`` on ``dataset_dir``; write the model folder ``output_dir``.
 
-    ``tracker``: object with ``log_metrics(metrics: dict, step: int)`` (or None). ``on_step(step)``
+    ``tracker``: object with ``log_metrics(metrics: dict, step: int)`` (or None). ``on_step(step, model)``
     is called after every optimizer step (tests use it to simulate Ctrl-C).
     """
     config = config or TrainConfig()
@@ -230,7 +230,7 @@ def train(
                     save_checkpoint()
                     last_checkpoint = time.perf_counter()
                 if on_step is not None:
-                    on_step(state.step)
+                    on_step(state.step, model)
     except KeyboardInterrupt:
         save_checkpoint()
         raise TrainingInterrupted(
