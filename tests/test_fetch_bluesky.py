@@ -31,11 +31,17 @@ def test_paginates_with_cursor_and_drops_the_pin():
         asked = [params for path, params, _ in server.requests if path == FEED]
     assert result.total == 230 and result.complete
     assert [a.get("cursor") is None for a in asked] == [True, False, False]
-    assert all(a["limit"] == "100" and a["filter"] == "posts_with_replies" and a["actor"] == "did:plc:alice"
-               for a in asked)
+    assert all(
+        a["limit"] == "100"
+        and a["filter"] == "posts_with_replies"
+        and a["actor"] == "did:plc:alice"
+        for a in asked
+    )
     uris = [item["post"]["uri"] for item in _lines()]
     assert len(uris) == len(set(uris)) == 230  # the pinned post is not stored twice
-    assert not any((item.get("reason") or {}).get("$type", "").endswith("reasonPin") for item in _lines())
+    assert not any(
+        (item.get("reason") or {}).get("$type", "").endswith("reasonPin") for item in _lines()
+    )
 
 
 def test_reposts_and_replies_are_flagged():
@@ -47,7 +53,11 @@ def test_reposts_and_replies_are_flagged():
     repost = next(p for p in posts if p.is_repost)
     assert repost.text == "" and repost.id.startswith("at://did:plc:alice/app.bsky.feed.repost/")
     plain = next(p for p in posts if p.text == "Skeet number 1 about rivers and light")
-    assert plain.created_at == "2024-03-01T12:01:00Z" and plain.source == "bluesky" and plain.lang == "en"
+    assert (
+        plain.created_at == "2024-03-01T12:01:00Z"
+        and plain.source == "bluesky"
+        and plain.lang == "en"
+    )
 
 
 def test_link_facets_are_cut_by_byte_range_after_multibyte_text():
@@ -62,10 +72,14 @@ def test_link_facets_are_cut_by_byte_range_after_multibyte_text():
 def test_strip_link_facets_ignores_mentions_and_bad_ranges():
     text = "héllo @bob.test see x.com/a… end"
     b = text.encode()
-    mention = {"index": {"byteStart": b.index(b"@"), "byteEnd": b.index(b" see")},
-               "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:bob"}]}
-    link = {"index": {"byteStart": b.index(b"x.com"), "byteEnd": b.index(b" end")},
-            "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://x.com/abc"}]}
+    mention = {
+        "index": {"byteStart": b.index(b"@"), "byteEnd": b.index(b" see")},
+        "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:bob"}],
+    }
+    link = {
+        "index": {"byteStart": b.index(b"x.com"), "byteEnd": b.index(b" end")},
+        "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://x.com/abc"}],
+    }
     broken = {"index": {"byteStart": 5, "byteEnd": 999}, "features": link["features"]}
     assert strip_link_facets(text, [mention, link, broken]) == "héllo @bob.test see end"
 
@@ -112,9 +126,16 @@ def test_unknown_account():
 
 def test_bluesky_rate_limit_header():
     with FakeBluesky(20) as server:
-        server.fault(FEED, 429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
-                     headers={"ratelimit-limit": "3000", "ratelimit-remaining": "0",
-                              "ratelimit-reset": str(int(NOW) + 45)})
+        server.fault(
+            FEED,
+            429,
+            {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+            headers={
+                "ratelimit-limit": "3000",
+                "ratelimit-remaining": "0",
+                "ratelimit-reset": str(int(NOW) + 45),
+            },
+        )
         client = quiet_client()
         result = fetch(SPEC, output="out", api_base=server.url, client=client)
     assert client.sleeps == [46.0] and result.total == 20

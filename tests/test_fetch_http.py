@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tests.fake_servers import HTML_ERROR, NOW, FakeMastodon, closed_port_url, quiet_client
 
+from tests.fake_servers import HTML_ERROR, NOW, FakeMastodon, closed_port_url, quiet_client
 from tweettwin import __version__
 from tweettwin.errors import FetchError, NetworkError
 from tweettwin.fetch import fetch
@@ -29,7 +29,10 @@ def test_user_agent_names_tweettwin_and_version():
     "headers, expected",
     [
         ({"Retry-After": "7"}, 7.0),
-        ({"X-RateLimit-Reset": "2023-11-14T22:13:50.000Z"}, 31.0),  # Mastodon: ISO date (NOW + 30 s)
+        (
+            {"X-RateLimit-Reset": "2023-11-14T22:13:50.000Z"},
+            31.0,
+        ),  # Mastodon: ISO date (NOW + 30 s)
         ({"x-rate-limit-reset": str(int(NOW) + 30)}, 31.0),  # X: unix seconds, no Retry-After
         ({"ratelimit-reset": str(int(NOW) + 30)}, 31.0),  # Bluesky
     ],
@@ -53,8 +56,12 @@ def test_wait_is_announced_before_sleeping():
 
 def test_exhausted_rate_limit_header_makes_the_next_request_wait():
     with FakeMastodon(5) as server:
-        server.fault("/api/v1/accounts/lookup", 200, dict(server.account),
-                     headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2023-11-14T22:13:30.000Z"})
+        server.fault(
+            "/api/v1/accounts/lookup",
+            200,
+            dict(server.account),
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2023-11-14T22:13:30.000Z"},
+        )
         client = quiet_client()
         _fetch(server, client)
     assert client.sleeps == [11.0]
@@ -137,7 +144,11 @@ def test_rate_limit_delay_parsing():
 
 def test_secret_never_shows_itself():
     secret = Secret("abc123-very-secret")
-    assert "abc123" not in repr(secret) and "abc123" not in f"{secret}" and secret.reveal() == "abc123-very-secret"
+    assert (
+        "abc123" not in repr(secret)
+        and "abc123" not in f"{secret}"
+        and secret.reveal() == "abc123-very-secret"
+    )
     client = quiet_client()
     client.add_secret(secret)
     assert client.redact("Bearer abc123-very-secret failed") == "Bearer ******** failed"

@@ -23,7 +23,9 @@ def _fetch(server, out="out", **kwargs):
 
 
 def _ids(folder) -> list[str]:
-    return [json.loads(line)["id"] for line in (Path(folder) / "posts.jsonl").read_text().splitlines()]
+    return [
+        json.loads(line)["id"] for line in (Path(folder) / "posts.jsonl").read_text().splitlines()
+    ]
 
 
 def test_paginates_every_status_once_with_boosts_and_replies():
@@ -53,15 +55,20 @@ def test_html_content_becomes_text_with_link_hrefs():
         _fetch(server)
     posts = {p.id: p for p in read_fetched("out").posts}
     link = next(p for p in posts.values() if p.text.startswith("Link post 7"))
-    assert link.text == ("Link post 7: read https://example.com/some/long/path today\n\n"
-                         "second line\nthird line")
+    assert link.text == (
+        "Link post 7: read https://example.com/some/long/path today\n\nsecond line\nthird line"
+    )
     assert link.urls == ["https://example.com/some/long/path"]
     reply = next(p for p in posts.values() if p.is_reply)
     assert reply.text == "@bob reply number 5" and reply.urls == []
     boost = next(p for p in posts.values() if p.is_repost)
     assert boost.text == ""  # someone else's words are never kept as ours
     plain = next(p for p in posts.values() if p.text.startswith("Toot number 1:"))
-    assert plain.created_at == "2024-03-01T12:01:00Z" and plain.source == "mastodon-api" and plain.lang == "en"
+    assert (
+        plain.created_at == "2024-03-01T12:01:00Z"
+        and plain.source == "mastodon-api"
+        and plain.lang == "en"
+    )
     assert plain.author == "alice@social.example"
 
 
@@ -82,7 +89,12 @@ def test_webfinger_fallback_when_lookup_needs_a_login():
 def test_unknown_account():
     with FakeMastodon(3) as server:
         with pytest.raises(FetchError, match=r"account @nobody@social.example not found"):
-            fetch("mastodon:@nobody@social.example", output="out", api_base=server.url, client=quiet_client())
+            fetch(
+                "mastodon:@nobody@social.example",
+                output="out",
+                api_base=server.url,
+                client=quiet_client(),
+            )
     assert not Path("out").exists()
 
 
@@ -133,5 +145,7 @@ def test_folder_of_another_account_is_refused(tmp_path):
         _fetch(server)
     with FakeMastodon(3, username="alice") as other:
         other.account["id"] = "2002"
-        with pytest.raises(OutputExistsError, match="already holds posts of mastodon account alice@social.example"):
+        with pytest.raises(
+            OutputExistsError, match="already holds posts of mastodon account alice@social.example"
+        ):
             _fetch(other)

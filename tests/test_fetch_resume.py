@@ -23,7 +23,9 @@ SPEC = "mastodon:@alice@social.example"
 
 
 def _ids(folder) -> list[str]:
-    return [json.loads(line)["id"] for line in (Path(folder) / "posts.jsonl").read_text().splitlines()]
+    return [
+        json.loads(line)["id"] for line in (Path(folder) / "posts.jsonl").read_text().splitlines()
+    ]
 
 
 def test_crash_between_page_write_and_manifest_is_cut_on_resume():
@@ -33,7 +35,9 @@ def test_crash_between_page_write_and_manifest_is_cut_on_resume():
         # whole lines plus a half-written one.
         with open("out/posts.jsonl", "ab") as fh:
             fh.write(json.dumps(server.statuses[40]).encode() + b"\n" + b'{"id": "1100000')
-        assert [p.id for p in open_source("out").posts][-1] != server.statuses[40]["id"]  # readers skip it
+        assert [p.id for p in open_source("out").posts][-1] != server.statuses[40][
+            "id"
+        ]  # readers skip it
         result = fetch(SPEC, output="out", api_base=server.url, client=quiet_client())
     ids = _ids("out")
     assert result.total == 100 and len(ids) == len(set(ids)) == 100
@@ -41,8 +45,12 @@ def test_crash_between_page_write_and_manifest_is_cut_on_resume():
 
 
 def _run_cli(args, env):
-    return subprocess.Popen([sys.executable, "-m", "tweettwin", "fetch", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tweettwin", "fetch", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _wait_for(condition, timeout=30.0):
@@ -82,13 +90,23 @@ def test_cli_json_and_error_lines():
     runner = CliRunner()
     with FakeMastodon(30) as server:
         ok = runner.invoke(cli, ["fetch", SPEC, "--api-base", server.url, "-o", "out", "--json"])
-        bad = runner.invoke(cli, ["fetch", "mastodon:@nobody@social.example", "--api-base", server.url, "-o", "o2"])
+        bad = runner.invoke(
+            cli, ["fetch", "mastodon:@nobody@social.example", "--api-base", server.url, "-o", "o2"]
+        )
     assert ok.exit_code == 0, ok.output
     data = json.loads(ok.stdout)
     assert (data["platform"], data["account"], data["total"], data["complete"]) == (
-        "mastodon", "alice@social.example", 30, True)
+        "mastodon",
+        "alice@social.example",
+        30,
+        True,
+    )
     assert bad.exit_code == 2
-    assert bad.output.strip().splitlines()[-1].startswith("Error: Mastodon account @nobody@social.example not found")
+    assert (
+        bad.output.strip()
+        .splitlines()[-1]
+        .startswith("Error: Mastodon account @nobody@social.example not found")
+    )
     usage = runner.invoke(cli, ["fetch", "myspace:@tom"])
     assert usage.exit_code == 2 and "mastodon:@user@instance" in usage.output
 
@@ -96,7 +114,10 @@ def test_cli_json_and_error_lines():
 def test_default_folder_is_in_the_workspace():
     with FakeMastodon(5) as server:
         result = fetch(SPEC, api_base=server.url, client=quiet_client())
-    assert result.output == Path(os.environ["TWEETTWIN_WORKSPACE"]) / "alice@social.example" / "raw" / "mastodon"
+    assert (
+        result.output
+        == Path(os.environ["TWEETTWIN_WORKSPACE"]) / "alice@social.example" / "raw" / "mastodon"
+    )
 
 
 def _prepare(sources):
@@ -117,8 +138,11 @@ def test_prepare_reads_a_fetched_folder_with_the_stats():
     assert (masto.downloaded, masto.retweets, masto.excluded_private) == (95, 10, 9)
     assert masto.kept == 95 - 10 - 9 - masto.dropped_replies - masto.short - masto.duplicates
     assert (sky.downloaded, sky.retweets) == (60, 6)
-    rows = [json.loads(line) for name in ("train", "validation")
-            for line in Path(f"dataset/{name}.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for name in ("train", "validation")
+        for line in Path(f"dataset/{name}.jsonl").read_text().splitlines()
+    ]
     texts = " ".join(r["text"] for r in rows)
     assert "Private toot" not in texts and "Bob's" not in texts  # private posts and boosts dropped
     assert "https://" not in texts and "example.com/very-long-pa" not in texts  # links stripped
@@ -134,5 +158,10 @@ def test_prepare_fetches_a_handle_on_the_fly():
         asked = [p for path, p, _ in server.requests if path.endswith("/statuses")]
     assert result.authors[0].downloaded == 60 and again.authors[0].downloaded == 63
     assert asked[-1].get("since_id")
-    raw = Path(os.environ["TWEETTWIN_WORKSPACE"]) / f"alice@{host.replace(':', '_')}" / "raw" / "mastodon"
+    raw = (
+        Path(os.environ["TWEETTWIN_WORKSPACE"])
+        / f"alice@{host.replace(':', '_')}"
+        / "raw"
+        / "mastodon"
+    )
     assert read_manifest(raw)["items"] == 63

@@ -52,7 +52,10 @@ def test_paginates_with_next_token_long_posts_retweets_replies(token):
     assert result.total == 250 and result.complete
     assert result.estimated_reads == 250 and result.estimated_cost_usd == 1.25
     assert [a.get("pagination_token") is None for a in asked] == [True, False, False]
-    assert all("note_tweet" in a["tweet.fields"] and "referenced_tweets" in a["tweet.fields"] for a in asked)
+    assert all(
+        "note_tweet" in a["tweet.fields"] and "referenced_tweets" in a["tweet.fields"]
+        for a in asked
+    )
     posts = list(read_fetched("out").posts)
     assert len({p.id for p in posts}) == 250
     flags = Counter((p.is_repost, p.is_reply) for p in posts)
@@ -67,7 +70,13 @@ def test_large_fetch_needs_yes_and_prints_the_estimate(token):
     events = []
     with FakeX(250) as server:
         with pytest.raises(ConfigError, match=r"about 250 post reads \(≈ \$1.25 .*--yes"):
-            fetch(SPEC, output="out", api_base=server.url, client=quiet_client(), progress=events.append)
+            fetch(
+                SPEC,
+                output="out",
+                api_base=server.url,
+                client=quiet_client(),
+                progress=events.append,
+            )
         assert server.paths(TWEETS) == []  # refused before reading a single post
     assert any(e.event == "estimate" and "250 post reads" in e.message for e in events)
 
@@ -109,10 +118,21 @@ def test_update_asks_only_for_newer_posts(token):
 
 def test_rate_limit_reset_header_without_retry_after(token):
     with FakeX(20) as server:
-        server.fault(TWEETS, 429, {"title": "Too Many Requests", "detail": "Too Many Requests",
-                                   "type": "about:blank", "status": 429},
-                     headers={"x-rate-limit-limit": "900", "x-rate-limit-remaining": "0",
-                              "x-rate-limit-reset": str(int(NOW) + 120)})
+        server.fault(
+            TWEETS,
+            429,
+            {
+                "title": "Too Many Requests",
+                "detail": "Too Many Requests",
+                "type": "about:blank",
+                "status": 429,
+            },
+            headers={
+                "x-rate-limit-limit": "900",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(int(NOW) + 120),
+            },
+        )
         client = quiet_client()
         result = fetch(SPEC, output="out", api_base=server.url, client=client)
     assert client.sleeps == [121.0] and result.total == 20
@@ -135,13 +155,19 @@ def test_unavailable_accounts(token, kwargs, error, message):
 def test_token_never_leaks(token, tmp_path):
     with FakeX(30) as server:
         # an error body that echoes the request's Authorization header back
-        server.fault(TWEETS, 403, {"title": "Forbidden", "detail": f"bad header Bearer {TOKEN}", "status": 403})
+        server.fault(
+            TWEETS,
+            403,
+            {"title": "Forbidden", "detail": f"bad header Bearer {TOKEN}", "status": 403},
+        )
         runner = CliRunner()
         failed = runner.invoke(cli, ["fetch", SPEC, "--api-base", server.url, "-o", "out"])
         ok = runner.invoke(cli, ["fetch", SPEC, "--api-base", server.url, "-o", "out", "--json"])
         client = quiet_client()
         fetch(SPEC, output="out2", api_base=server.url, client=client)
-    assert failed.exit_code == 2 and "bad header Bearer ********" in failed.output  # redacted, still useful
+    assert (
+        failed.exit_code == 2 and "bad header Bearer ********" in failed.output
+    )  # redacted, still useful
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["total"] == 30
     for text in (failed.output, ok.output, repr(client)):

@@ -12,18 +12,38 @@ from tweettwin.cli import cli
 
 @cli.command(name="fetch")
 @click.argument("source")
-@click.option("-o", "--output", type=click.Path(file_okay=False), metavar="DIR",
-              help="Folder to write [default: <workspace>/<handle>/raw/<platform>].")
-@click.option("--api-base", metavar="URL",
-              help="API address: a self-hosted instance, a proxy or a test server "
-                   "[default: https://<instance>, https://public.api.bsky.app, https://api.x.com].")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
-              help="Store at most N posts in this pass (the first fetch, or one --update); "
-                   "rerun with a higher limit to continue.")
-@click.option("--update", is_flag=True, help="Fetch only posts newer than the newest one in the folder.")
-@click.option("-y", "--yes", is_flag=True,
-              help="X only: go ahead with a fetch estimated above 100 billed reads and no --limit.")
-@click.option("--json", "json_", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Folder to write [default: <workspace>/<handle>/raw/<platform>].",
+)
+@click.option(
+    "--api-base",
+    metavar="URL",
+    help="API address: a self-hosted instance, a proxy or a test server "
+    "[default: https://<instance>, https://public.api.bsky.app, https://api.x.com].",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Store at most N posts in this pass (the first fetch, or one --update); "
+    "rerun with a higher limit to continue.",
+)
+@click.option(
+    "--update", is_flag=True, help="Fetch only posts newer than the newest one in the folder."
+)
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="X only: go ahead with a fetch estimated above 100 billed reads and no --limit.",
+)
+@click.option(
+    "--json", "json_", is_flag=True, help="Print the result as one JSON object on stdout."
+)
 def fetch_command(source, output, api_base, limit, update, yes, json_):
     """Download the public posts of an account into a folder that `prepare` reads.
 
@@ -51,8 +71,14 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
     from tweettwin.fetch.http import HttpClient
 
     console = Console(stderr=True, soft_wrap=True)
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   console=console, transient=True)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    )
     task = bar.add_task(f"Fetching {source}", total=None)
 
     def on_progress(event):
@@ -61,8 +87,9 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         elif event.event == "estimate":
             console.print(event.message)
         elif event.event in ("page", "done"):
-            bar.update(task, completed=event.stored,
-                       total=max(event.expected or 0, event.stored) or None)
+            bar.update(
+                task, completed=event.stored, total=max(event.expected or 0, event.stored) or None
+            )
 
     def on_wait(seconds, reason):
         bar.update(task, description=f"{reason}: waiting {seconds:.0f} s")
@@ -81,11 +108,22 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
     client = HttpClient(sleep=countdown, on_wait=on_wait)
     try:
         with bar:
-            result = fetch(source, output=output, api_base=api_base, limit=limit, update=update,
-                           yes=yes, progress=on_progress, client=client)
+            result = fetch(
+                source,
+                output=output,
+                api_base=api_base,
+                limit=limit,
+                update=update,
+                yes=yes,
+                progress=on_progress,
+                client=client,
+            )
     except KeyboardInterrupt:
         where = f" in {output}" if output else ""
-        console.print(f"Interrupted: the pages fetched so far are kept{where}; run the same command to resume.")
+        console.print(
+            f"Interrupted: the pages fetched so far are kept{where};"
+            " run the same command to resume."
+        )
         raise SystemExit(130) from None
     finally:
         client.close()
@@ -96,6 +134,8 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     state = "complete" if result.complete else "partial (rerun to continue)"
-    console.print(f"Fetched {result.fetched:,} new posts of {result.account}; "
-                  f"{result.total:,} in {result.output} ({state}).")
+    console.print(
+        f"Fetched {result.fetched:,} new posts of {result.account}; "
+        f"{result.total:,} in {result.output} ({state})."
+    )
     click.echo(str(result.output))

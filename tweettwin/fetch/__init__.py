@@ -29,7 +29,9 @@ from tweettwin.paths import workspace
 PLATFORMS = ("mastodon", "bluesky", "x")
 MAX_EMPTY_PAGES = 5  # pages in a row with nothing new before we call the pagination endless
 
-_MASTODON = re.compile(r"^@?(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@(?P<host>[A-Za-z0-9.-]+(?::\d+)?)$")
+_MASTODON = re.compile(
+    r"^@?(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@(?P<host>[A-Za-z0-9.-]+(?::\d+)?)$"
+)
 _BLUESKY = re.compile(r"^@?(?P<handle>did:[a-z]+:[A-Za-z0-9._:%-]+|[A-Za-z0-9][A-Za-z0-9.-]*)$")
 _X = re.compile(r"^@?(?P<handle>[A-Za-z0-9_]{1,15})$")
 
@@ -96,13 +98,16 @@ def parse_spec(spec: str) -> FetchSpec:
     platform = prefix.lower()
     if not sep or platform not in PLATFORMS:
         raise InputError(
-            f"unknown SOURCE {spec!r}: use mastodon:@user@instance, bluesky:handle.bsky.social or x:@handle"
+            f"unknown SOURCE {spec!r}: use mastodon:@user@instance,"
+            " bluesky:handle.bsky.social or x:@handle"
         )
     rest = rest.strip()
     if platform == "mastodon":
         m = _MASTODON.match(rest)
         if not m:
-            raise InputError(f"{spec!r}: a Mastodon handle looks like mastodon:@user@instance.social")
+            raise InputError(
+                f"{spec!r}: a Mastodon handle looks like mastodon:@user@instance.social"
+            )
         return FetchSpec("mastodon", f"{m['user']}@{m['host'].lower()}", spec)
     if platform == "bluesky":
         m = _BLUESKY.match(rest)
@@ -114,7 +119,9 @@ def parse_spec(spec: str) -> FetchSpec:
         return FetchSpec("bluesky", handle, spec)
     m = _X.match(rest)
     if not m:
-        raise InputError(f"{spec!r}: an X handle looks like x:@handle (letters, digits, _; 15 at most)")
+        raise InputError(
+            f"{spec!r}: an X handle looks like x:@handle (letters, digits, _; 15 at most)"
+        )
     return FetchSpec("x", m["handle"], spec)
 
 
@@ -147,20 +154,25 @@ def fetch(
     report = progress or (lambda event: None)
     own_client = client is None
     if client is None:
-        client = HttpClient(on_wait=lambda s, why: report(FetchProgress("wait", message=why, seconds=s)))
+        client = HttpClient(
+            on_wait=lambda s, why: report(FetchProgress("wait", message=why, seconds=s))
+        )
     try:
         platform = _platform(parsed, (api_base or parsed.default_api).rstrip("/"), client)
         _check_api_base(platform.api_base)
         account = platform.lookup()
         report(FetchProgress("account", expected=account.posts_count, message=f"{account.handle}"))
         out = Path(output) if output else default_output(parsed)
-        _confirm_cost(platform, account, out, limit, yes, report)
+        reads, cost = _confirm_cost(platform, account, out, limit, yes, report)
         store = FetchStore.open(
-            out, platform=platform.name, source=platform.source, spec=parsed.spec,
-            api_base=platform.api_base, account=account.to_dict(),
+            out,
+            platform=platform.name,
+            source=platform.source,
+            spec=parsed.spec,
+            api_base=platform.api_base,
+            account=account.to_dict(),
         )
-        result = FetchResult(platform.name, account.handle, out, 0, store.count, False)
-        result.estimated_reads, result.estimated_cost_usd = _estimate(platform, account, store.count, limit)
+        result = FetchResult(platform.name, account.handle, out, 0, store.count, False, reads, cost)
         try:
             _run(platform, account, store, limit=limit, update=update, report=report, result=result)
         except FetchError as ex:
@@ -171,7 +183,11 @@ def fetch(
             raise
         result.total = store.count
         result.complete = bool(store.manifest["complete"]) and store.manifest["pass"] is None
-        report(FetchProgress("done", stored=result.total, fetched=result.fetched, expected=account.posts_count))
+        report(
+            FetchProgress(
+                "done", stored=result.total, fetched=result.fetched, expected=account.posts_count
+            )
+        )
         return result
     finally:
         if own_client:
@@ -195,39 +211,46 @@ def _platform(parsed: FetchSpec, api_base: str, client: HttpClient) -> Platform:
 def _check_api_base(api_base: str) -> None:
     parts = urlsplit(api_base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"--api-base must be an http(s) URL like https://mastodon.social (got {api_base!r})")
+        raise ConfigError(
+            f"--api-base must be an http(s) URL like https://mastodon.social (got {api_base!r})"
+        )
 
 
-def _estimate(platform: Platform, account: Account, stored: int, limit: int | None):
+def _confirm_cost(platform, account, out, limit, yes, report) -> tuple[int | None, float | None]:
+    """X only: announce the estimated reads and their price; refuse a large uncapped fetch
+    without ``yes``. Returns (reads, USD), or (None, None) for free platforms."""
     if platform.name != "x":
         return None, None
-    from tweettwin.fetch.x_api import PRICE_PER_POST, estimate_reads
-
-    reads = estimate_reads(account, stored, limit)
-    return reads, round(reads * PRICE_PER_POST, 2)
-
-
-def _confirm_cost(platform, account, out, limit, yes, report) -> None:
-    """X only: announce the estimated reads; refuse a large uncapped fetch without ``yes``."""
-    if platform.name != "x":
-        return
     from tweettwin.fetch.store import is_fetch_folder, read_manifest
     from tweettwin.fetch.x_api import CONFIRM_READS, PRICE_PER_POST, estimate_reads
 
     stored = read_manifest(out).get("items", 0) if is_fetch_folder(out) else 0
     reads = estimate_reads(account, stored, limit)
-    cost = f"about {reads:,} post reads (≈ ${reads * PRICE_PER_POST:,.2f} at ${PRICE_PER_POST}/post)"
-    report(FetchProgress("estimate", stored=stored, expected=account.posts_count, message=f"X API: {cost}"))
+    cost = (
+        f"about {reads:,} post reads (≈ ${reads * PRICE_PER_POST:,.2f} at ${PRICE_PER_POST}/post)"
+    )
+    report(
+        FetchProgress(
+            "estimate", stored=stored, expected=account.posts_count, message=f"X API: {cost}"
+        )
+    )
     if limit is None and reads > CONFIRM_READS and not yes:
         raise ConfigError(
             f"X bills every post read and this fetch would need {cost}; pass --yes to go ahead,"
             " or --limit N to read at most N posts"
         )
+    return reads, round(reads * PRICE_PER_POST, 2)
 
 
 def _run(
-    platform: Platform, account: Account, store: FetchStore, *, limit: int | None, update: bool,
-    report: ProgressCallback, result: FetchResult,
+    platform: Platform,
+    account: Account,
+    store: FetchStore,
+    *,
+    limit: int | None,
+    update: bool,
+    report: ProgressCallback,
+    result: FetchResult,
 ) -> None:
     manifest = store.manifest
     state = manifest["pass"]
@@ -250,8 +273,14 @@ def _run(
             manifest["stopped"] = "limit"
             store.save()
             return
-        size = platform.max_page if limit is None else max(platform.min_page, min(platform.max_page, limit - in_pass))
-        page = platform.page(account, state["cursor"], state["since"] if platform.numeric_ids else None, size)
+        size = (
+            platform.max_page
+            if limit is None
+            else max(platform.min_page, min(platform.max_page, limit - in_pass))
+        )
+        page = platform.page(
+            account, state["cursor"], state["since"] if platform.numeric_ids else None, size
+        )
         new, hit_known = [], False
         for item in page.items:
             key = platform.key(item)
@@ -268,8 +297,9 @@ def _run(
         empty_pages = 0 if new else empty_pages + 1
         if not done and (cursor in seen_cursors or empty_pages >= MAX_EMPTY_PAGES):
             result.warnings.append(
-                f"{platform.title} kept sending the same page (cursor {cursor!r}); stopped there with"
-                f" {store.count + len(new)} posts, which may not be the whole timeline"
+                f"{platform.title} kept sending the same page (cursor {cursor!r});"
+                f" stopped there with {store.count + len(new)} posts,"
+                " which may not be the whole timeline"
             )
             done = True
         if done and store.count + len(new) == 0:
@@ -282,13 +312,23 @@ def _run(
             _close_pass(manifest, state, platform)
         store.commit_page(new)
         result.fetched += len(new)
-        report(FetchProgress("page", stored=store.count, fetched=result.fetched, expected=account.posts_count))
+        report(
+            FetchProgress(
+                "page", stored=store.count, fetched=result.fetched, expected=account.posts_count
+            )
+        )
         if done:
             return
 
 
 def _new_pass(mode: str, since: str | None, store: FetchStore) -> dict:
-    return {"mode": mode, "cursor": None, "since": since, "newest": None, "start_items": store.count}
+    return {
+        "mode": mode,
+        "cursor": None,
+        "since": since,
+        "newest": None,
+        "start_items": store.count,
+    }
 
 
 def _newest(platform: Platform, current: str | None, items: list[dict]) -> str | None:

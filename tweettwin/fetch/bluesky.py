@@ -57,8 +57,12 @@ class Bluesky(Platform):
         )
         feed = data.get("feed") if isinstance(data, dict) else None
         if not isinstance(feed, list):
-            raise FetchError(f"{self.title} author feed of @{self.handle} has no 'feed' list; check --api-base")
-        items = [item for item in feed if _reason(item) != PIN and isinstance(item.get("post"), dict)]
+            raise FetchError(
+                f"{self.title} author feed of @{self.handle} has no 'feed' list; check --api-base"
+            )
+        items = [
+            item for item in feed if _reason(item) != PIN and isinstance(item.get("post"), dict)
+        ]
         next_cursor = data.get("cursor") if feed else None
         return Page(items, str(next_cursor) if next_cursor else None)
 
@@ -71,7 +75,9 @@ class Bluesky(Platform):
         return post_uri
 
     def _xrpc(self, method: str, params: dict) -> tuple[object, object]:
-        response = self.client.get(f"{self.api_base}/xrpc/{method}", service=self.title, params=params)
+        response = self.client.get(
+            f"{self.api_base}/xrpc/{method}", service=self.title, params=params
+        )
         if response.status_code == 200:
             return parse_json(response, self.title), response
         data = parse_json(response, self.title)
@@ -87,12 +93,16 @@ class Bluesky(Platform):
             return FetchError(f"{who} is deactivated; nothing to fetch")
         if error in ("BlockedActor", "BlockedByActor"):
             return FetchError(f"{who} cannot be read: {message or error}")
-        if status == 400 and ("not found" in message.lower() or error in ("ProfileNotFound", "NotFound")):
+        if status == 400 and (
+            "not found" in message.lower() or error in ("ProfileNotFound", "NotFound")
+        ):
             return FetchError(f"{who} not found; check the handle")
         if status in (400, 404) and "actor" in message.lower():
             return FetchError(f"{who} not found ({message}); check the handle")
         detail = ": ".join(part for part in (error, message) if part) or "no details"
-        return FetchError(f"{self.title} request for @{self.handle} failed (HTTP {status}): {detail}")
+        return FetchError(
+            f"{self.title} request for @{self.handle} failed (HTTP {status}): {detail}"
+        )
 
 
 def _reason(item: dict) -> str | None:

@@ -117,8 +117,8 @@ class HttpClient:
         if seconds > self.max_wait:
             until = datetime.fromtimestamp(self.clock() + seconds, timezone.utc)
             raise NetworkError(
-                f"{reason}: the server asks to wait {seconds:.0f} s (until {until:%Y-%m-%d %H:%M} UTC);"
-                " rerun later to resume"
+                f"{reason}: the server asks to wait {seconds:.0f} s"
+                f" (until {until:%Y-%m-%d %H:%M} UTC); rerun later to resume"
             )
         if self.on_wait is not None:
             self.on_wait(seconds, reason)
@@ -157,14 +157,17 @@ class HttpClient:
                             f" ({_describe(ex)}); check the address (--api-base) or try again later"
                         )
                     ) from None
-                self.wait(self._backoff(attempt), f"{service} unreachable ({_describe(ex)}); retrying")
+                self.wait(
+                    self._backoff(attempt), f"{service} unreachable ({_describe(ex)}); retrying"
+                )
                 attempt += 1
                 continue
             if response.status_code == 429:
                 limited += 1
                 if limited > MAX_RATE_LIMIT_WAITS:
                     raise NetworkError(
-                        f"{service} kept answering 429 Too Many Requests at {_short(url)}; rerun later to resume"
+                        f"{service} kept answering 429 Too Many Requests at {_short(url)};"
+                        " rerun later to resume"
                     )
                 delay = rate_limit_delay(response.headers, self.clock())
                 if delay is None:
@@ -178,7 +181,8 @@ class HttpClient:
                         f" after {attempt + 1} tries; try again later (rerun resumes)"
                     )
                 self.wait(
-                    self._backoff(attempt), f"{service} answered HTTP {response.status_code}; retrying"
+                    self._backoff(attempt),
+                    f"{service} answered HTTP {response.status_code}; retrying",
                 )
                 attempt += 1
                 continue

@@ -36,7 +36,11 @@ class Mastodon(Platform):
 
     # -- account -------------------------------------------------------------------------
     def lookup(self) -> Account:
-        acct = self.user if urlsplit(self.api_base).netloc == self.domain else f"{self.user}@{self.domain}"
+        acct = (
+            self.user
+            if urlsplit(self.api_base).netloc == self.domain
+            else f"{self.user}@{self.domain}"
+        )
         status, data = self._lookup(self.api_base, acct)
         if status == 200:
             return self._account(data)
@@ -70,14 +74,16 @@ class Mastodon(Platform):
         raise FetchError(f"{self.title} lookup of {self.who} failed: {_error(data, status)}")
 
     def _lookup(self, base: str, acct: str) -> tuple[int, object]:
-        response = self.client.get(base + "/api/v1/accounts/lookup", service=self.title, params={"acct": acct})
+        response = self.client.get(
+            base + "/api/v1/accounts/lookup", service=self.title, params={"acct": acct}
+        )
         if response.status_code == 410:
             raise self._suspended()
         data = parse_json(response, self.title) if response.status_code in (200, 400, 404) else None
         return response.status_code, data
 
     def _webfinger(self) -> tuple[str, str] | None:
-        """(API base, acct on that server) from WebFinger, or None when it does not know the account."""
+        """(API base, acct there) from WebFinger; None when it does not know the account."""
         response = self.client.get(
             self.api_base + "/.well-known/webfinger",
             service=self.title,
@@ -86,11 +92,14 @@ class Mastodon(Platform):
         if response.status_code in (404, 410):
             return None
         if response.status_code != 200:
-            raise FetchError(f"{self.title} WebFinger for {self.who} failed (HTTP {response.status_code})")
+            raise FetchError(
+                f"{self.title} WebFinger for {self.who} failed (HTTP {response.status_code})"
+            )
         jrd = parse_json(response, self.title)
         links = jrd.get("links", []) if isinstance(jrd, dict) else []
         href = next(
-            (link.get("href") for link in links if link.get("rel") == "self" and link.get("href")), None
+            (link.get("href") for link in links if link.get("rel") == "self" and link.get("href")),
+            None,
         )
         subject = str(jrd.get("subject", "")).removeprefix("acct:") if isinstance(jrd, dict) else ""
         if not href:
@@ -103,7 +112,12 @@ class Mastodon(Platform):
         response = self.client.get(
             base + "/api/v2/search",
             service=self.title,
-            params={"q": f"@{user}@{self.domain}", "type": "accounts", "resolve": "false", "limit": 5},
+            params={
+                "q": f"@{user}@{self.domain}",
+                "type": "accounts",
+                "resolve": "false",
+                "limit": 5,
+            },
         )
         if response.status_code != 200:
             return None
@@ -116,7 +130,9 @@ class Mastodon(Platform):
 
     def _account(self, data: object) -> Account:
         if not isinstance(data, dict) or "id" not in data:
-            raise FetchError(f"{self.title} lookup of {self.who} returned no account id; check --api-base")
+            raise FetchError(
+                f"{self.title} lookup of {self.who} returned no account id; check --api-base"
+            )
         if data.get("suspended"):
             raise self._suspended()
         return Account(
@@ -131,10 +147,14 @@ class Mastodon(Platform):
         )
 
     def _unknown(self) -> FetchError:
-        return FetchError(f"{self.title} account {self.who} not found on {self.api_base}; check the handle")
+        return FetchError(
+            f"{self.title} account {self.who} not found on {self.api_base}; check the handle"
+        )
 
     def _suspended(self) -> FetchError:
-        return FetchError(f"{self.title} account {self.who} is suspended on {self.api_base}; nothing to fetch")
+        return FetchError(
+            f"{self.title} account {self.who} is suspended on {self.api_base}; nothing to fetch"
+        )
 
     # -- statuses ------------------------------------------------------------------------
     def page(self, account: Account, cursor: str | None, since: str | None, size: int) -> Page:
@@ -147,9 +167,13 @@ class Mastodon(Platform):
             raise self._suspended()
         data = parse_json(response, self.title)
         if response.status_code != 200:
-            raise FetchError(f"{self.title} statuses of {self.who} failed: {_error(data, response.status_code)}")
+            raise FetchError(
+                f"{self.title} statuses of {self.who} failed: {_error(data, response.status_code)}"
+            )
         if not isinstance(data, list):
-            raise FetchError(f"{self.title} sent something other than a list of statuses for {self.who}")
+            raise FetchError(
+                f"{self.title} sent something other than a list of statuses for {self.who}"
+            )
         if not data:
             return Page([], None)
         next_url = response.links.get("next", {}).get("url")
@@ -165,8 +189,8 @@ class Mastodon(Platform):
     def after_empty(self, account: Account) -> None:
         if account.locked and (account.posts_count or 0) > 0:
             raise FetchError(
-                f"{self.title} account {self.who} is locked: its {account.posts_count} posts are for"
-                " approved followers only, and tweettwin fetches public posts only"
+                f"{self.title} account {self.who} is locked: its {account.posts_count} posts"
+                " are for approved followers only, and tweettwin fetches public posts only"
             )
 
 

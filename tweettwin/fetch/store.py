@@ -69,15 +69,25 @@ class FetchStore:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike, *, platform: str, source: str, spec: str, api_base: str,
+        cls,
+        path: str | os.PathLike,
+        *,
+        platform: str,
+        source: str,
+        spec: str,
+        api_base: str,
         account: dict,
     ) -> FetchStore:
         """Open ``path`` for ``account`` (create it, or resume/update the same account there)."""
         path = Path(path)
         if (path / MANIFEST).exists():
             manifest = read_manifest(path)
-            if manifest.get("platform") != platform or manifest.get("account", {}).get("id") != account["id"]:
-                old = f"{manifest.get('platform')} account {manifest.get('account', {}).get('handle')}"
+            if (
+                manifest.get("platform") != platform
+                or manifest.get("account", {}).get("id") != account["id"]
+            ):
+                handle = manifest.get("account", {}).get("handle")
+                old = f"{manifest.get('platform')} account {handle}"
                 raise OutputExistsError(
                     f"{path} already holds posts of {old}; choose another folder with -o"
                 )
@@ -87,7 +97,9 @@ class FetchStore:
             store._cut_uncommitted()
             return store
         if path.exists() and any(path.iterdir()):
-            raise OutputExistsError(f"{path} exists and is not a fetched folder; choose another with -o")
+            raise OutputExistsError(
+                f"{path} exists and is not a fetched folder; choose another with -o"
+            )
         path.mkdir(parents=True, exist_ok=True)
         manifest = {
             "format": FORMAT,
@@ -130,7 +142,9 @@ class FetchStore:
                 os.fsync(fh.fileno())
 
     def save(self) -> None:
-        write_text(self.path / MANIFEST, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n")
+        write_text(
+            self.path / MANIFEST, json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n"
+        )
 
     def commit_page(self, items: Iterable[dict]) -> None:
         """Append a page durably, then record it in the manifest (the caller set the cursor)."""

@@ -42,7 +42,9 @@ def bearer_token() -> Secret:
 
 def estimate_reads(account: Account, stored: int, limit: int | None) -> int:
     """Posts this fetch will probably read (and be billed for)."""
-    available = min(account.posts_count if account.posts_count is not None else TIMELINE_CAP, TIMELINE_CAP)
+    available = min(
+        account.posts_count if account.posts_count is not None else TIMELINE_CAP, TIMELINE_CAP
+    )
     reads = max(0, available - stored)
     return reads if limit is None else min(reads, limit)
 
@@ -73,7 +75,11 @@ class XApi(Platform):
         if response.status_code == 401:
             raise ConfigError(f"X rejected the bearer token (HTTP 401); check {TOKEN_ENV}")
         if response.status_code != 200:
-            raise FetchError(self.client.redact(f"X request for @{self.handle} failed: {_error(data, response.status_code)}"))
+            raise FetchError(
+                self.client.redact(
+                    f"X request for @{self.handle} failed: {_error(data, response.status_code)}"
+                )
+            )
         return data
 
     def lookup(self) -> Account:
@@ -106,12 +112,14 @@ class XApi(Platform):
             "since_id": since,
         }
         if cursor and cursor.startswith(_UNTIL):
-            params["until_id"] = cursor[len(_UNTIL):]
+            params["until_id"] = cursor[len(_UNTIL) :]
         else:
             params["pagination_token"] = cursor
         data = self._call(f"/2/users/{account.id}/tweets", params)
         if not isinstance(data, dict):
-            raise FetchError(f"X sent something other than a JSON object for @{self.handle}'s posts")
+            raise FetchError(
+                f"X sent something other than a JSON object for @{self.handle}'s posts"
+            )
         items = data.get("data") or []
         if not isinstance(items, list):
             raise FetchError(f"X sent a 'data' that is not a list for @{self.handle}'s posts")

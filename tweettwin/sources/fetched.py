@@ -39,7 +39,9 @@ _SPACES = re.compile(r"[ \t]{2,}")
 __all__ = ["KIND", "is_fetch_folder", "open_fetch_spec", "read_fetched", "strip_link_facets"]
 
 
-def read_fetched(path: str | os.PathLike, spec: str | None = None, author: str | None = None) -> SourceData:
+def read_fetched(
+    path: str | os.PathLike, spec: str | None = None, author: str | None = None
+) -> SourceData:
     """The posts of a fetched folder (any platform), oldest first whatever order they were
     fetched in, so a resumed fetch and a one-shot fetch give the same dataset."""
     folder = Path(path)
@@ -51,14 +53,18 @@ def read_fetched(path: str | os.PathLike, spec: str | None = None, author: str |
     platform = manifest.get("platform")
     convert = {"mastodon": mastodon_post, "bluesky": bluesky_post, "x": x_post}.get(platform)
     if convert is None:
-        raise InputError(f"{folder / MANIFEST}: unknown platform {platform!r} (expected mastodon, bluesky or x)")
+        raise InputError(
+            f"{folder / MANIFEST}: unknown platform {platform!r} (expected mastodon, bluesky or x)"
+        )
     own_id = str(account.get("id") or "")
 
     def posts() -> Iterator[Post]:
         by_id: dict[str, Post] = {}
         for item in iter_items(folder, manifest):
             post = convert(item, handle, own_id)
-            by_id.setdefault(post.id, post)  # the store never duplicates; this guards edited folders
+            by_id.setdefault(
+                post.id, post
+            )  # the store never duplicates; this guards edited folders
         yield from sorted(by_id.values(), key=lambda p: (p.created_at or "", p.id))
 
     return SourceData(
@@ -122,7 +128,9 @@ def bluesky_post(item: dict, handle: str, own_did: str = "") -> Post:
     record = post.get("record") or {}
     reason = item.get("reason") or {}
     author_did = (post.get("author") or {}).get("did")
-    repost = reason.get("$type") == _REPOST or bool(own_did and author_did and author_did != own_did)
+    repost = reason.get("$type") == _REPOST or bool(
+        own_did and author_did and author_did != own_did
+    )
     facets = record.get("facets") or []
     langs = record.get("langs") or []
     return Post(
@@ -140,7 +148,9 @@ def bluesky_post(item: dict, handle: str, own_did: str = "") -> Post:
 
 def x_post(tweet: dict, handle: str, own_id: str = "") -> Post:
     note = tweet.get("note_tweet") or {}
-    refs = {ref.get("type") for ref in tweet.get("referenced_tweets") or [] if isinstance(ref, dict)}
+    refs = {
+        ref.get("type") for ref in tweet.get("referenced_tweets") or [] if isinstance(ref, dict)
+    }
     text = str(note.get("text") or tweet.get("text") or "")
     urls: list[str] = []
     for entities in (tweet.get("entities") or {}, note.get("entities") or {}):
