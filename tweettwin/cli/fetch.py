@@ -53,7 +53,7 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
       bluesky:handle.bsky.social       posts from the public AppView (no login)
       x:@handle                        X API v2; needs X_BEARER_TOKEN; at most the 3,200 newest
 
-    Boosts/reposts and replies are kept in the folder and counted (and dropped) by `prepare`.
+    Boosts/reposts and replies are kept in the folder; `prepare` counts them and applies its rules.
     Every page is saved as it arrives: after Ctrl-C or a failure, run the same command again to
     resume. X bills each post read (about $0.005): the estimate is printed first, and a fetch
     above 100 reads needs --yes unless --limit caps it.
