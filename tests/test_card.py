@@ -1,4 +1,4 @@
-"""Model card: rendered from a fake model folder's dicts, checked as a reader (and the Hub) would."""
+"""Model card: rendered from a fake model folder's dicts, checked as a reader and the Hub would."""
 
 from __future__ import annotations
 
@@ -20,8 +20,16 @@ TRAINING = {
         "weights_sha256": "sha256:" + "b" * 64,
         "source": "embedded",
     },
-    "config": {"method": "lora", "epochs": 2.0, "learning_rate": 0.001, "batch_size": 2,
-               "block_size": 256, "lora_r": 16, "lora_alpha": 32, "seed": 42},
+    "config": {
+        "method": "lora",
+        "epochs": 2.0,
+        "learning_rate": 0.001,
+        "batch_size": 2,
+        "block_size": 256,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "seed": 42,
+    },
     "metrics": {"base_val_loss": 4.1, "best_val_loss": 3.2},
     "wall_time_s": 412.0,
     "tokens_per_s": 356.2,
@@ -31,13 +39,27 @@ TRAINING = {
 
 
 def _author(handle, name, kept, **extra):
-    return {"handle": handle, "name": name, "avatar": None, "downloaded": kept * 2,
-            "retweets": kept // 2, "replies": kept // 4, "short": 7, "duplicates": 3,
-            "excluded_private": 0, "kept": kept, "train": kept - 10, "validation": 10, **extra}
+    return {
+        "handle": handle,
+        "name": name,
+        "avatar": None,
+        "downloaded": kept * 2,
+        "retweets": kept // 2,
+        "replies": kept // 4,
+        "short": 7,
+        "duplicates": 3,
+        "excluded_private": 0,
+        "kept": kept,
+        "train": kept - 10,
+        "validation": 10,
+        **extra,
+    }
 
 
 MANIFEST = {
-    "format": "tweettwin-dataset", "format_version": 1, "content_hash": "sha256:" + "d" * 64,
+    "format": "tweettwin-dataset",
+    "format_version": 1,
+    "content_hash": "sha256:" + "d" * 64,
     "inputs": [{"path": "ada.zip", "sha256": "a" * 64, "bytes": 1000}],
     "sources": [{"name": "ada.zip", "kind": "x-archive", "authors": ["ada"]}],
     "options": {"drop_reposts": True, "min_words": 3},
@@ -78,7 +100,10 @@ def test_front_matter_has_hub_metadata_and_model_index():
 
 
 def test_body_tells_who_what_data_and_how():
-    samples = {"prompt": "My dream is", "samples": ["My dream is a loom 🧵", "My dream is\nengines"]}
+    samples = {
+        "prompt": "My dream is",
+        "samples": ["My dream is a loom 🧵", "My dream is\nengines"],
+    }
     text = card.render_card_from(TRAINING, MANIFEST, samples, model_path="out/ada")
     assert "Ada Lovelace (@ada)" in text
     # the per-author data table, with thousands separators
@@ -89,16 +114,24 @@ def test_body_tells_who_what_data_and_how():
     assert "| This model | 3.2 | 24.53 |" in text
     assert "> My dream is a loom 🧵" in text and "> My dream is\n> engines" in text
     assert 'pipeline("text-generation", model="out/ada")' in text
-    for heading in ("## Limitations and bias", "## Intended use", "## How to use", "## Training data"):
+    for heading in (
+        "## Limitations and bias",
+        "## Intended use",
+        "## How to use",
+        "## Training data",
+    ):
         assert heading in text
     assert "impersonate" in text and "machine-generated" in text
 
 
 def test_multi_author_card_and_languages():
-    manifest = dict(MANIFEST, authors=[
-        _author("ada", "Ada Lovelace", 300, languages={"en": 250, "fr": 20, "und": 10}),
-        _author("charles", "", 100, languages={"es": 90, "qme": 10}),
-    ])
+    manifest = dict(
+        MANIFEST,
+        authors=[
+            _author("ada", "Ada Lovelace", 300, languages={"en": 250, "fr": 20, "und": 10}),
+            _author("charles", "", 100, languages={"es": 90, "qme": 10}),
+        ],
+    )
     text = card.render_card_from(TRAINING, manifest)
     assert "Ada Lovelace (@ada) and @charles" in text
     assert "| **Total** | 800 | 200 | 100 | 14 | 6 | **400** |" in text
@@ -140,11 +173,15 @@ def test_cli_card_generates_preview_and_samples_with_the_twin(tmp_path, monkeypa
         return [f"{prompt} number {i} ✨" for i in range(n)]
 
     monkeypatch.setattr(card, "generate_samples", fake_generate)
-    result = CliRunner().invoke(cli, ["card", str(model), "--preview", "My dream is", "-n", "3", "--json"])
+    result = CliRunner().invoke(
+        cli, ["card", str(model), "--preview", "My dream is", "-n", "3", "--json"]
+    )
     assert result.exit_code == 0, result.output
     written = json.loads(result.output)
     assert set(written) == {"samples", "preview", "card"}
     assert calls == [(model, "My dream is", 3)]  # the preview reuses the first sample
-    assert json.loads((model / "samples.json").read_text())["samples"][2] == "My dream is number 2 ✨"
+    assert (
+        json.loads((model / "samples.json").read_text())["samples"][2] == "My dream is number 2 ✨"
+    )
     text = (model / "README.md").read_text()
     assert "> My dream is number 1 ✨" in text and "thumbnail: preview.png" in text

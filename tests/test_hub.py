@@ -30,8 +30,14 @@ def model(tmp_path):
     return folder
 
 
-EXPECTED = ["README.md", "config.json", "dataset_manifest.json", "model.safetensors",
-            "preview.png", "training.json"]
+EXPECTED = [
+    "README.md",
+    "config.json",
+    "dataset_manifest.json",
+    "model.safetensors",
+    "preview.png",
+    "training.json",
+]
 
 
 class FakeHub:
@@ -57,7 +63,11 @@ class FakeHub:
             from pathlib import Path
 
             self.readme_at_upload = (Path(kwargs["folder_path"]) / "README.md").read_text()
-            return type("Commit", (), {"commit_url": f"https://huggingface.co/{kwargs['repo_id']}/commit/abc"})()
+            return type(
+                "Commit",
+                (),
+                {"commit_url": f"https://huggingface.co/{kwargs['repo_id']}/commit/abc"},
+            )()
 
         monkeypatch.setattr(HfApi, "create_repo", create_repo)
         monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
@@ -80,7 +90,11 @@ def test_dry_run_sends_nothing_writes_nothing_needs_no_token(model, monkeypatch)
     assert out.exit_code == 0, out.output
     for name in EXPECTED:
         assert name in out.output
-    assert "checkpoint-40" not in out.output and "Would upload" in out.output and "6 files" in out.output
+    assert (
+        "checkpoint-40" not in out.output
+        and "Would upload" in out.output
+        and "6 files" in out.output
+    )
 
 
 def test_push_creates_repo_then_uploads_with_the_card_pointing_at_the_hub(model, monkeypatch):
@@ -89,8 +103,13 @@ def test_push_creates_repo_then_uploads_with_the_card_pointing_at_the_hub(model,
     result = hub.push(model, "me/ada-twin", private=True)
     assert [name for name, _ in fake.calls] == ["create_repo", "upload_folder"]
     create, upload = fake.calls[0][1], fake.calls[1][1]
-    assert create == {"repo_id": "me/ada-twin", "token": TOKEN, "private": True, "exist_ok": True,
-                      "repo_type": "model"}
+    assert create == {
+        "repo_id": "me/ada-twin",
+        "token": TOKEN,
+        "private": True,
+        "exist_ok": True,
+        "repo_type": "model",
+    }
     assert upload["repo_id"] == "me/ada-twin" and upload["folder_path"] == str(model)
     assert upload["ignore_patterns"] == hub.IGNORE_PATTERNS
     assert 'model="me/ada-twin"' in fake.readme_at_upload  # card re-rendered before upload
@@ -119,10 +138,13 @@ def test_no_token_says_how_to_log_in(model, monkeypatch):
     assert "Traceback" not in out.output
 
 
-@pytest.mark.parametrize("exc", [
-    httpx2.ConnectError("[Errno -3] Temporary failure in name resolution"),
-    OfflineModeIsEnabled("Cannot reach https://huggingface.co: offline mode is enabled."),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx2.ConnectError("[Errno -3] Temporary failure in name resolution"),
+        OfflineModeIsEnabled("Cannot reach https://huggingface.co: offline mode is enabled."),
+    ],
+)
 def test_no_network(model, monkeypatch, exc):
     FakeHub(monkeypatch, fail={"create_repo": exc})
     monkeypatch.setenv("HF_TOKEN", TOKEN)
@@ -131,12 +153,15 @@ def test_no_network(model, monkeypatch, exc):
 
 
 def _http_error(status: int) -> HfHubHTTPError:
-    response = httpx2.Response(status, request=httpx2.Request("POST", "https://huggingface.co/api/x"))
+    response = httpx2.Response(
+        status, request=httpx2.Request("POST", "https://huggingface.co/api/x")
+    )
     return HfHubHTTPError(f"{status} Client Error (token {TOKEN})", response=response)
 
 
-@pytest.mark.parametrize("step,status", [("create_repo", 409), ("upload_folder", 403),
-                                         ("create_repo", 403)])
+@pytest.mark.parametrize(
+    "step,status", [("create_repo", 409), ("upload_folder", 403), ("create_repo", 403)]
+)
 def test_repo_of_someone_else(model, monkeypatch, step, status):
     FakeHub(monkeypatch, fail={step: _http_error(status)})
     monkeypatch.setenv("HF_TOKEN", TOKEN)

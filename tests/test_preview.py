@@ -70,8 +70,10 @@ def test_card_size_grows_with_the_post_and_stays_inside():
 def test_wrapping_keeps_lines_within_width_and_breaks_long_tokens():
     face = preview.Typeface(preview.TEXT_SIZE)
     width = 600
-    text = ("see https://example.com/" + "x" * 120 + " then 日本語のテキストはスペースなしで続きます"
-            "\nsecond paragraph")
+    text = (
+        "see https://example.com/" + "x" * 120 + " then 日本語のテキストはスペースなしで続きます"
+        "\nsecond paragraph"
+    )
     lines = preview.wrap(text, face, width)
     assert all(face.width(line) <= width for line in lines)
     assert lines[-1] == "second paragraph"  # the post's own line break is kept
@@ -107,9 +109,17 @@ def test_avatar_is_read_from_the_archive_named_in_the_manifest(tmp_path, monkeyp
     model = tmp_path / "model"
     model.mkdir()
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    manifest = {"inputs": [{"path": "ada.zip", "sha256": digest, "bytes": archive.stat().st_size}],
-                "authors": [{"handle": "ada", "name": "Ada", "avatar": "data/profile_media/1-avatar.png",
-                             "kept": 10}]}
+    manifest = {
+        "inputs": [{"path": "ada.zip", "sha256": digest, "bytes": archive.stat().st_size}],
+        "authors": [
+            {
+                "handle": "ada",
+                "name": "Ada",
+                "avatar": "data/profile_media/1-avatar.png",
+                "kept": 10,
+            }
+        ],
+    }
     (model / "dataset_manifest.json").write_text(json.dumps(manifest))
     monkeypatch.chdir(tmp_path)  # the manifest path is relative to the SOURCE's folder
     out = preview.render_preview_for_model(model, "My dream is red 🔴")
@@ -121,7 +131,11 @@ def test_avatar_is_read_from_the_archive_named_in_the_manifest(tmp_path, monkeyp
 def test_missing_avatar_falls_back_to_initials(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
-    manifest = {"authors": [{"handle": "ada", "name": "Ada", "avatar": "data/profile_media/gone.jpg"}]}
+    manifest = {
+        "authors": [{"handle": "ada", "name": "Ada", "avatar": "data/profile_media/gone.jpg"}]
+    }
     (model / "dataset_manifest.json").write_text(json.dumps(manifest))
     img = Image.open(preview.render_preview_for_model(model, "hi")).convert("RGB")
-    assert img.getpixel((preview.PAD + 12, preview.PAD + preview.AVATAR // 2)) == preview.handle_color("ada")
+    assert img.getpixel(
+        (preview.PAD + 12, preview.PAD + preview.AVATAR // 2)
+    ) == preview.handle_color("ada")

@@ -225,3 +225,37 @@ def test_lineage_walks_model_back_to_input_files(tmp_path):
 def test_lineage_of_a_folder_that_is_not_a_model(tmp_path):
     with pytest.raises(InputError, match="training.json"):
         tracking.lineage(tmp_path)
+
+
+def test_cli_runs_list_show_and_lineage(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # rich tables fit the (fake) terminal
+    from click.testing import CliRunner
+
+    from tweettwin.cli import cli
+
+    model, inputs = _fake_pipeline(tmp_path)
+    train = tracking.list_runs(kind="train")[0]
+    with tracking.start_run("train", {}) as run:
+        for step, loss in [(1, 3.0), (2, 2.6), (3, 2.4)]:
+            run.log_metrics({"train/loss": loss, "eval/loss": loss + 0.2}, step=step)
+    runner = CliRunner()
+
+    listed = runner.invoke(cli, ["runs"])
+    assert listed.exit_code == 0 and train.id in listed.output and "completed" in listed.output
+    as_json = json.loads(runner.invoke(cli, ["runs", "--json", "--kind", "prepare"]).output)
+    assert [r["kind"] for r in as_json] == ["prepare"]
+
+    shown = runner.invoke(cli, ["runs", "show", run.id[:12]])
+    assert shown.exit_code == 0, shown.output
+    png = Path(shown.stdout.strip().splitlines()[-1])
+    assert png == run.dir.resolve() / "loss_curve.png" or png.name == "loss_curve.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "eval/loss" in shown.output
+
+    lin = runner.invoke(cli, ["runs", "lineage", str(model)])
+    assert lin.exit_code == 0 and str(inputs[0]) in lin.output and "unchanged" in lin.output
+    lin_json = json.loads(runner.invoke(cli, ["runs", "lineage", str(model), "--json"]).output)
+    assert lin_json["model"]["run_id"] == train.id
+
+    missing = runner.invoke(cli, ["runs", "show", "NOPE"])
+    assert missing.exit_code == 2 and "Error: no run" in missing.output

@@ -60,7 +60,9 @@ def upload_plan(model_dir: str | os.PathLike) -> list[tuple[str, int]]:
 
 def _check_folder(model_dir: Path) -> None:
     if not model_dir.is_dir():
-        raise InputError(f"{model_dir}: no such folder; give the model folder made by `tweettwin train`")
+        raise InputError(
+            f"{model_dir}: no such folder; give the model folder made by `tweettwin train`"
+        )
     if not (model_dir / "config.json").exists() or not any(model_dir.glob("*.safetensors")):
         raise InputError(
             f"{model_dir}: not a model folder (needs config.json and *.safetensors); "
@@ -111,8 +113,8 @@ def push(
             "or set HF_TOKEN to a token with write access"
         )
     if can_render:
-        from tweettwin.card import render_card
         from tweettwin.atomic import write_text
+        from tweettwin.card import render_card
 
         write_text(model_dir / "README.md", render_card(model_dir, repo_id=repo_id))
         result.card_updated = True
@@ -160,8 +162,9 @@ def _hub_error(ex: Exception, repo_id: str, token: str) -> Exception:
         )
     if status in (403, 409):
         return OutputExistsError(
-            f"{repo_id} exists on the Hub and belongs to someone else, or your token cannot write to it "
-            f"({status}): choose another --repo-id (e.g. YOURNAME/NAME) or use a token with write access"
+            f"{repo_id} exists on the Hub and belongs to someone else, or your token cannot "
+            f"write to it ({status}): choose another --repo-id (e.g. YOURNAME/NAME) or use a "
+            "token with write access"
         )
     if isinstance(ex, HfHubHTTPError):
         return NetworkError(f"the Hub refused the upload to {repo_id} ({status}): {detail}")

@@ -29,6 +29,7 @@ import socket
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -205,14 +206,19 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
 ]
 
 
-def connect(ws: str | os.PathLike | None = None) -> sqlite3.Connection:
-    """Open (and migrate) ``<workspace>/runs.db`` in WAL mode."""
+def connect(
+    ws: str | os.PathLike | None = None, check_same_thread: bool = True
+) -> sqlite3.Connection:
+    """Open (and migrate) ``<workspace>/runs.db`` in WAL mode (readers never wait for writers)."""
     root = _workspace(ws)
     root.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(root / DB_NAME, timeout=30, isolation_level=None)
+    db = sqlite3.connect(
+        root / DB_NAME, timeout=30, isolation_level=None, check_same_thread=check_same_thread
+    )
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA busy_timeout = 30000")
     db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
     db.execute("PRAGMA foreign_keys = ON")
     _migrate(db)
     return db
@@ -299,7 +305,8 @@ class Run:
         self.dir = run_dir
         self.reporters = reporters
         self.status = "running"
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
 
     # -- context manager ------------------------------------------------------------------
     def __enter__(self) -> Run:
@@ -319,7 +326,7 @@ class Run:
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Merge ``params`` into the run's parameters (scrubbed of secrets)."""
         params = _jsonable(dict(params))
-        with self._lock, _db(self.workspace) as db:
+        with self._db() as db:
             row = db.execute("SELECT params FROM runs WHERE id = ?", (self.id,)).fetchone()
             merged = {**json.loads(row["params"]), **params}
             db.execute("UPDATE runs SET params = ? WHERE id = ?", (json.dumps(merged), self.id))
@@ -334,7 +341,7 @@ class Run:
         with self._lock:
             with open(self.dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"step": int(step), "time": now, **values}) + "\n")
-            with _db(self.workspace) as db:
+            with self._db() as db:
                 db.executemany(
                     "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
                     [(self.id, int(step), k, v, now) for k, v in values.items()],
@@ -357,7 +364,7 @@ class Run:
         p = Path(path)
         sha256 = sha256 or sha256_file(p)
         size = bytes if bytes is not None else (p.stat().st_size if p.is_file() else None)
-        with _db(self.workspace) as db:
+        with self._db() as db:
             db.execute(
                 "INSERT OR REPLACE INTO run_inputs VALUES (?, ?, ?, ?)",
                 (self.id, str(p.resolve()) if p.exists() else str(p), sha256, size),
@@ -368,7 +375,7 @@ class Run:
         """Merge lineage fields: ``dataset_hash``, ``dataset_dir``, ``base_model``,
         ``base_model_hash``, ``model_hash``, ``model_dir``... (any JSON-able values)."""
         fields = _jsonable(fields)
-        with self._lock, _db(self.workspace) as db:
+        with self._db() as db:
             row = db.execute("SELECT lineage FROM runs WHERE id = ?", (self.id,)).fetchone()
             lineage = {**json.loads(row["lineage"]), **fields}
             db.execute(
@@ -391,7 +398,7 @@ class Run:
             sha256 = model_hash(p)
         elif sha256 is None and kind == "dataset" and (p / "manifest.json").is_file():
             sha256 = json.loads((p / "manifest.json").read_text()).get("content_hash")
-        with _db(self.workspace) as db:
+        with self._db() as db:
             db.execute(
                 "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
                 (self.id, str(p.resolve()), kind, sha256, _now()),
@@ -417,7 +424,7 @@ class Run:
             if self.status != "running":
                 return
             self.status = status
-        with _db(self.workspace) as db:
+        with self._db() as db:
             row = db.execute("SELECT outputs FROM runs WHERE id = ?", (self.id,)).fetchone()
             merged = {**json.loads(row["outputs"]), **_jsonable(dict(outputs or {}))}
             db.execute(
@@ -427,14 +434,40 @@ class Run:
         with _ACTIVE_LOCK:
             _ACTIVE.pop(self.id, None)
         self._fan_out("finish", status)
+        self._close()
         _write_run_json(self.workspace, self.id)
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        # One connection per live run (a training loop logs often); the lock serialises threads.
+        with self._lock:
+            if self._conn is None:
+                self._conn = connect(self.workspace, check_same_thread=False)
+            yield self._conn
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def record(self) -> RunRecord:
         return get_run(self.id, workspace=self.workspace)
 
     def _fan_out(self, method: str, *args: Any) -> None:
-        for reporter in self.reporters:
-            getattr(reporter, method)(*args)
+        # A tracker failing mid-run (network, quota) must not cost the training run: warn once
+        # and stop reporting to it; the local record stays complete.
+        for reporter in list(self.reporters):
+            try:
+                getattr(reporter, method)(*args)
+            except Exception as ex:
+                self.reporters.remove(reporter)
+                warnings.warn(
+                    f"{type(reporter).__name__} failed ({type(ex).__name__}: {scrub(str(ex))}); "
+                    "it gets no more updates from this run",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
 
 
 def _is_number(v: Any) -> bool:

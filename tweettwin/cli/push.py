@@ -23,7 +23,9 @@ def _size(n: int) -> str:
 @click.argument("model_dir", metavar="DIR", type=click.Path(file_okay=False))
 @click.option("--repo-id", required=True, help="Hub repository: NAME or OWNER/NAME.")
 @click.option("--private", is_flag=True, help="Create the repository as private.")
-@click.option("--dry-run", is_flag=True, help="List the files that would be uploaded; send nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="List the files that would be uploaded; send nothing."
+)
 @click.option("--json", "json_", is_flag=True, help="Print the result as JSON on stdout.")
 def push_command(model_dir, repo_id, private, dry_run, json_) -> None:
     """Upload a model folder and its card to the Hugging Face Hub.
@@ -38,8 +40,10 @@ def push_command(model_dir, repo_id, private, dry_run, json_) -> None:
         return
     console = Console(stderr=not dry_run)  # a dry run's file list is its result: stdout
     verb = "Would upload" if dry_run else "Uploaded"
-    table = Table(title=f"{verb} to {result.repo_id}" + (" (private)" if private else ""),
-                  title_justify="left")
+    table = Table(
+        title=f"{verb} to {result.repo_id}" + (" (private)" if private else ""),
+        title_justify="left",
+    )
     table.add_column("File")
     table.add_column("Size", justify="right")
     for path, size in result.files:

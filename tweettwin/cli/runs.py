@@ -54,14 +54,30 @@ def runs_list(ctx: click.Context, kind, status, limit, json_) -> None:
     if not runs:
         console.print("No runs recorded yet in this workspace.")
         return
+    named = any(r.name for r in runs)
     table = Table(title="tweettwin runs", title_justify="left")
-    for col in ("ID", "Kind", "Name", "Status", "Started (UTC)", "Time", "Metrics"):
-        table.add_column(col, no_wrap=col in ("ID", "Started (UTC)"))
+    columns = [
+        "ID",
+        "Kind",
+        *(["Name"] if named else []),
+        "Status",
+        "Started (UTC)",
+        "Time",
+        "Metrics",
+    ]
+    for col in columns:
+        table.add_column(col, no_wrap=col != "Metrics" and col != "Name")
     for r in runs:
         style = _STATUS_STYLE.get(r.status, "")
-        table.add_row(r.id, r.kind, r.name or "", f"[{style}]{r.status}[/]",
-                      r.started_at.replace("T", " ")[:19], _duration(r.started_at, r.ended_at),
-                      _headline(r.summary))
+        table.add_row(
+            r.id,
+            r.kind,
+            *([r.name or ""] if named else []),
+            f"[{style}]{r.status}[/]",
+            r.started_at.replace("T", " ")[:16],
+            _duration(r.started_at, r.ended_at),
+            _headline(r.summary),
+        )
     console.print(table)
 
 
@@ -75,16 +91,24 @@ def runs_show(run_id: str, json_: bool) -> None:
     run = get_run(run_id)
     plot = plot_metrics(run)
     if json_:
-        click.echo(json.dumps({**run.to_dict(), "loss_curve": str(plot) if plot else None}, default=str))
+        click.echo(
+            json.dumps({**run.to_dict(), "loss_curve": str(plot) if plot else None}, default=str)
+        )
         return
     console = Console(stderr=True)
     style = _STATUS_STYLE.get(run.status, "")
-    console.print(f"[bold]{run.kind} run {run.id}[/] [{style}]{run.status}[/]"
-                  f"  {run.started_at} → {run.ended_at or '…'}  ({_duration(run.started_at, run.ended_at)})")
+    console.print(
+        f"[bold]{run.kind} run {run.id}[/] [{style}]{run.status}[/]"
+        f"  {run.started_at} → {run.ended_at or '…'}  ({_duration(run.started_at, run.ended_at)})"
+    )
     if run.error:
         console.print(f"[red]error:[/] {run.error}")
-    for title, data in (("Config", {**run.config, **run.params}), ("Final metrics", run.summary),
-                        ("Lineage", run.lineage), ("Outputs", run.outputs)):
+    for title, data in (
+        ("Config", {**run.config, **run.params}),
+        ("Final metrics", run.summary),
+        ("Lineage", run.lineage),
+        ("Outputs", run.outputs),
+    ):
         if data:
             console.print(_kv_table(title, data))
     for title, rows in (("Inputs", run.inputs), ("Artifacts", run.artifacts)):
@@ -125,10 +149,16 @@ def runs_lineage(model_dir: str, no_verify: bool, json_: bool) -> None:
     m, b, d = lin["model"], lin["base_model"], lin["dataset"]
     tree = Tree(f"[bold]model[/] {m['path']}\n  weights {m['sha256']}  run {m['run_id'] or '—'}")
     tree.add(f"[bold]base model[/] {b['id'] or '?'}\n  weights {b['sha256'] or '?'}")
-    ds = tree.add(f"[bold]dataset[/] {d['content_hash'] or '?'}  run {d['run_id'] or '—'}"
-                  + (f"\n  {d['path']}" if d.get("path") else ""))
-    marks = {"ok": "[green]✓ unchanged[/]", "changed": "[red]✗ changed since[/]",
-             "missing": "[yellow]? not found here[/]", "unchecked": ""}
+    ds = tree.add(
+        f"[bold]dataset[/] {d['content_hash'] or '?'}  run {d['run_id'] or '—'}"
+        + (f"\n  {d['path']}" if d.get("path") else "")
+    )
+    marks = {
+        "ok": "[green]✓ unchanged[/]",
+        "changed": "[red]✗ changed since[/]",
+        "missing": "[yellow]? not found here[/]",
+        "unchecked": "",
+    }
     for i in lin["inputs"]:
         where = i.get("location") or i["path"]
         ds.add(f"{where}  {marks.get(i['status'], i['status'])}\n  {i['sha256']}")
