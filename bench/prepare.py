@@ -237,13 +237,13 @@ def print_table(rows: list[dict]) -> None:
 
     table = Table(title=f"tweettwin prepare, one pinned core (target {TARGET:,} posts/s)")
     for col in ("case", "what", "posts", "seconds", "posts/s", "peak RSS MB",
-                "time vs json.loads", "vs 50k/s target"):  # fmt: skip
+                "time / json.loads time", "posts/s / 50k target"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("case", "what") else "right")
     for r in rows:
         table.add_row(r["case"], r["what"], f"{r['posts']:,}", f"{r['seconds']:.2f}",
                       f"{r['rate']:,.0f}", f"{r['peak_mb']:,.0f}", f"{r['vs_baseline']:.2f}x",
                       f"{r['vs_target']:.2f}x")  # fmt: skip
-    Console().print(table)
+    Console(width=130).print(table)
 
 
 def main() -> None:

@@ -101,6 +101,11 @@ def count_words(text: str, limit: int | None = None) -> int:
     """
     n = 0
     for tok in text.split():
+        if tok.isalnum() and tok.isascii():  # a plain word: the common case, checked first
+            n += 1
+            if limit is not None and n >= limit:
+                break
+            continue
         first = tok[0]
         if first == "@" or first == "#" or tok.startswith(".@") or tok.startswith(_LINK_PREFIXES):
             continue
