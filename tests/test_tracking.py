@@ -165,42 +165,34 @@ def test_missing_tracker_fails_before_the_run_starts(monkeypatch):
 
 
 def _fake_pipeline(tmp_path: Path) -> tuple[Path, list[Path]]:
-    """Two input files -> prepare run -> dataset -> train run -> model folder."""
-    inputs = [tmp_path / "archive.zip", tmp_path / "extra.csv"]
+    """Two input files -> prepare run -> dataset -> train run -> model folder, recorded the way
+    the prepare and train commands do (manifest paths relative to the SOURCE's folder)."""
+    src = tmp_path / "exports"
+    src.mkdir()
+    inputs = [src / "archive.zip", src / "extra.csv"]
     for i, p in enumerate(inputs):
         p.write_bytes(f"input {i}".encode())
     content_hash = "sha256:" + "d" * 64
     manifest = {
-        "format": "tweettwin-dataset",
-        "format_version": 1,
-        "content_hash": content_hash,
-        "inputs": [
-            {"path": str(p), "sha256": tracking.sha256_file(p), "bytes": p.stat().st_size}
-            for p in inputs
-        ],
-    }
-    dataset = tmp_path / "dataset"
-    dataset.mkdir()
+        "format": "tweettwin-dataset", "format_version": 1, "content_hash": content_hash,
+        "inputs": [{"path": p.name, "sha256": tracking.sha256_file(p).removeprefix("sha256:"),
+                    "bytes": p.stat().st_size} for p in inputs],
+    }  # fmt: skip
+    dataset = tmp_path / "ada" / "data"
+    dataset.mkdir(parents=True)
     (dataset / "manifest.json").write_text(json.dumps(manifest))
     with tracking.start_run("prepare", {"min_words": 3}) as prep:
-        for p in inputs:
-            prep.add_input(p)
-        prep.log_artifact(dataset, "dataset")
-    model = tmp_path / "model"
+        prep.log_dataset(dataset, sources=[str(p) for p in inputs])
+    model = tmp_path / "ada" / "model"
     model.mkdir()
     (model / "model.safetensors").write_bytes(b"weights")
     (model / "dataset_manifest.json").write_text(json.dumps(manifest))
-    (model / "training.json").write_text(
-        json.dumps(
-            {
-                "base_model": {"id": "embedded", "sha256": "sha256:" + "b" * 64},
-                "dataset_hash": content_hash,
-            }
-        )
-    )
+    (model / "training.json").write_text(json.dumps(
+        {"base_model": {"model_id": "embedded", "weights_sha256": "sha256:" + "b" * 64},
+         "dataset": {"content_hash": content_hash}}))  # fmt: skip
     with tracking.start_run("train", {"lr": 1e-3}) as train:
-        train.set_lineage(dataset_hash=content_hash, base_model="embedded")
-        train.log_artifact(model, "model")
+        train.use_dataset(dataset)
+        train.log_model(model)
     return model, inputs
 
 
@@ -213,7 +205,12 @@ def test_lineage_walks_model_back_to_input_files(tmp_path):
     assert lin["model"]["run_id"] == train.id
     assert lin["base_model"] == {"id": "embedded", "sha256": "sha256:" + "b" * 64}
     assert lin["dataset"]["run_id"] == prep.id and lin["dataset"]["content_hash"].endswith("d" * 64)
-    assert [(i["path"], i["status"]) for i in lin["inputs"]] == [(str(p), "ok") for p in inputs]
+    assert lin["dataset"]["path"] == str((tmp_path / "ada" / "data").resolve())
+    assert [(i["path"], i["location"], i["status"]) for i in lin["inputs"]] == [
+        (p.name, str(p.resolve()), "ok") for p in inputs
+    ]
+    assert train.lineage["dataset_hash"] == lin["dataset"]["content_hash"]
+    assert train.lineage["base_model"] == "embedded" and train.inputs[0]["sha256"].endswith("d" * 64)
     assert {i["sha256"] for i in prep.inputs} == {i["sha256"] for i in lin["inputs"]}
 
     inputs[0].write_bytes(b"edited later")
@@ -253,7 +250,7 @@ def test_cli_runs_list_show_and_lineage(tmp_path, monkeypatch):
     assert "eval/loss" in shown.output
 
     lin = runner.invoke(cli, ["runs", "lineage", str(model)])
-    assert lin.exit_code == 0 and str(inputs[0]) in lin.output and "unchanged" in lin.output
+    assert lin.exit_code == 0 and "archive.zip" in lin.output and "unchanged" in lin.output
     lin_json = json.loads(runner.invoke(cli, ["runs", "lineage", str(model), "--json"]).output)
     assert lin_json["model"]["run_id"] == train.id
 

@@ -100,9 +100,17 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+_GENERIC = {"data", "dataset", "model", "out", "output", "manifest.json"}
+
+
 def _artifact_name(kind: str, path: Path) -> str:
+    """``dataset-ada-data``: stable across runs, so W&B links a train run's input to the prepare
+    run's output (same name, same digest = same artifact version)."""
+    name = path.name
+    if name.lower() in _GENERIC and path.parent.name:
+        name = f"{path.parent.name}-{name}"
     # W&B artifact names: letters, digits, dashes, underscores, dots.
-    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in path.name)[:64]
+    stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:64]
     return f"{kind}-{stem}".strip("-.") or kind
 
 
@@ -136,7 +144,8 @@ class WandbReporter(Reporter):
         artifact = self._wandb.Artifact(
             _artifact_name(kind, path), type=kind, metadata={"sha256": sha256, "path": str(path)}
         )
-        artifact.add_reference(Path(path).resolve().as_uri(), checksum=Path(path).is_file())
+        # A reference (file:// + checksums), not an upload: lineage without sending the posts.
+        artifact.add_reference(Path(path).resolve().as_uri(), checksum=True)
         return artifact
 
     def use_input(self, path: Path, sha256: str, kind: str) -> None:

@@ -362,7 +362,7 @@ class Run:
     ) -> None:
         """Record an input file (hashed here when ``sha256`` is not given)."""
         p = Path(path)
-        sha256 = sha256 or sha256_file(p)
+        sha256 = _as_sha(sha256) if sha256 else sha256_file(p)
         size = bytes if bytes is not None else (p.stat().st_size if p.is_file() else None)
         with self._db() as db:
             db.execute(
@@ -370,6 +370,42 @@ class Run:
                 (self.id, str(p.resolve()) if p.exists() else str(p), sha256, size),
             )
         self._fan_out("use_input", p, sha256, kind)
+
+    # -- pipeline helpers: what prepare / train / make record -----------------------------
+    def log_dataset(self, dataset_dir: str | os.PathLike, sources: Iterable[Any] = ()) -> None:
+        """For a prepare run: the raw input files (located on disk) and the dataset made."""
+        dataset_dir = Path(dataset_dir)
+        manifest = _read_json(dataset_dir / "manifest.json")
+        # The manifest keeps paths relative to each SOURCE's folder; find them on this machine.
+        bases = [Path(os.fspath(s)).resolve().parent for s in sources if _is_pathlike(s)]
+        for item in manifest.get("inputs", []):
+            rel = str(item.get("path", ""))
+            found = next((b / rel for b in bases if (b / rel).is_file()), Path(rel))
+            self.add_input(found, item.get("sha256") or None, item.get("bytes"))
+        self.log_artifact(dataset_dir, "dataset", manifest.get("content_hash"))
+
+    def use_dataset(self, dataset_dir: str | os.PathLike) -> None:
+        """For a train run: the dataset folder it reads (an input, linked to its prepare run)."""
+        dataset_dir = Path(dataset_dir)
+        content_hash = _read_json(dataset_dir / "manifest.json").get("content_hash")
+        if not content_hash:
+            return
+        self.add_input(dataset_dir, content_hash, kind="dataset")
+        self.set_lineage(dataset_hash=content_hash, dataset_dir=str(dataset_dir.resolve()))
+
+    def log_model(self, model_dir: str | os.PathLike) -> str:
+        """For a train run: the model folder made, with its lineage from ``training.json``."""
+        model_dir = Path(model_dir)
+        training = _read_json(model_dir / "training.json")
+        fields = {
+            "base_model": _pick(training, "base_model.model_id", "base_model", "base_model_id"),
+            "base_model_hash": _pick(training, "base_model.weights_sha256", "base_model_hash"),
+            "dataset_hash": _pick(training, "dataset.content_hash", "dataset_hash"),
+        }
+        self.set_lineage(**{k: v for k, v in fields.items() if v})
+        digest = model_hash(model_dir)
+        self.log_artifact(model_dir, "model", digest)
+        return digest
 
     def set_lineage(self, **fields: Any) -> None:
         """Merge lineage fields: ``dataset_hash``, ``dataset_dir``, ``base_model``,
@@ -468,6 +504,11 @@ class Run:
                     RuntimeWarning,
                     stacklevel=3,
                 )
+
+
+def _is_pathlike(value: Any) -> bool:
+    # SOURCE specs may be remote ("mastodon:@me@host") or SourceData objects: only paths count.
+    return isinstance(value, (str, os.PathLike)) and ":" not in str(value)[2:] and bool(str(value))
 
 
 def _is_number(v: Any) -> bool:
