@@ -1,0 +1,243 @@
+"""Generation: the lean sampler against transformers, Twin options, the novelty guard, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from tests.ml.conftest import SEPARATOR, synthetic_posts, write_dataset
+from tweettwin.cli import cli
+from tweettwin.errors import ConfigError, ModelError
+from tweettwin.ml.sampler import LeanLlama, Sampler, SamplingOptions, supports_lean
+from tweettwin.ml.train import train
+from tweettwin.ml.twin import Twin, tidy
+from tweettwin.train_config import TrainConfig
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.ml
+
+MEMORISED = [p["text"] for p in synthetic_posts(3, seed=5)]
+
+
+def _train(base, tmp, posts, out, **kw):
+    write_dataset(tmp / f"{out}-data", posts)
+    cfg = dict(base_model=str(base), block_size=64, batch_size=2, learning_rate=3e-3,
+               save_dtype="float32", checkpoint_minutes=60)
+    train(tmp / f"{out}-data", tmp / out, TrainConfig(**{**cfg, **kw}), progress=False)
+    return tmp / out
+
+
+@pytest.fixture(scope="session")
+def twin_dir(tiny_model_dir, tmp_path_factory):
+    """A tiny model folder written by `tweettwin train`, as users get it."""
+    return _train(tiny_model_dir, tmp_path_factory.mktemp("twin"), synthetic_posts(), "model", epochs=2)
+
+
+@pytest.fixture(scope="session")
+def memorised_dir(tiny_model_dir, tmp_path_factory):
+    """A model that learnt three posts by heart: its samples are mostly copies."""
+    posts = [dict(p, text=MEMORISED[i % 3]) for i, p in enumerate(synthetic_posts(90))]
+    return _train(tiny_model_dir, tmp_path_factory.mktemp("mem"), posts, "model",
+                  learning_rate=1e-2, max_steps=40, early_stopping_patience=None)
+
+
+@pytest.fixture(scope="session")
+def twin(twin_dir):
+    return Twin.load(twin_dir)
+
+
+# ------------------------------------------------------------------------------ lean sampler
+
+
+def test_lean_logits_match_transformers(tiny_model_dir):
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    assert supports_lean(model)
+    ids = [0, 5, 17, 42, 99, 7, 250, 3]
+    with torch.no_grad():
+        ref = model(torch.tensor([ids])).logits[0]
+    lean32 = LeanLlama(model, torch.float32).forward_logits(ids)
+    torch.testing.assert_close(lean32, ref, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():
+        ref16 = model.to(torch.bfloat16)(torch.tensor([ids])).logits[0].float()
+    lean16 = LeanLlama(model, torch.bfloat16).forward_logits(ids)
+    assert (lean16 - ref16).abs().max() < 0.1 * ref16.abs().max()
+    assert (lean16.argmax(-1) == ref.argmax(-1)).float().mean() >= 0.75
+
+
+def test_lean_greedy_equals_transformers_greedy(tiny_model_dir):
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    prompt = [0, 11, 12, 13]
+    opts = SamplingOptions(temperature=0.0, max_new_tokens=24)
+    lean = Sampler(model, dtype=torch.float32).sample(prompt, 3, opts, stop_ids=[0])
+    hf = Sampler(model, lean=False).sample(prompt, 3, opts, stop_ids=[0])
+    assert lean == hf
+    assert lean[0] and all(0 not in ids for ids in lean)
+
+
+def test_sampling_step_respects_top_k_and_top_p():
+    from tweettwin.ml.sampler import pick_tokens
+
+    logits = torch.tensor([[0.0, 3.0, 2.9, -5.0]] * 200)
+    gen = torch.Generator().manual_seed(0)
+    top1 = pick_tokens(logits, SamplingOptions(top_k=1, top_p=1.0), gen)
+    assert set(top1.tolist()) == {1}
+    top2 = pick_tokens(logits, SamplingOptions(top_k=2, top_p=1.0), gen)
+    assert set(top2.tolist()) == {1, 2}
+    nucleus = pick_tokens(logits, SamplingOptions(top_k=0, top_p=0.4), gen)
+    assert set(nucleus.tolist()) == {1}
+    hot = pick_tokens(logits, SamplingOptions(temperature=100.0, top_k=0, top_p=1.0), gen)
+    assert set(hot.tolist()) == {0, 1, 2, 3}
+
+
+def test_other_architectures_fall_back_to_transformers_generate(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    cfg = GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=128,
+                     bos_token_id=0, eos_token_id=0)
+    GPT2LMHeadModel(cfg).save_pretrained(tmp_path / "gpt2")
+    tok.save_pretrained(tmp_path / "gpt2")
+    twin = Twin.load(tmp_path / "gpt2")
+    assert twin.sampler.path == "hf-generate"
+    result = twin.generate("My dream is", n=3, seed=0, novelty=False, max_new_tokens=8)
+    assert result.sampled >= 3 and all(p.startswith("My dream is") for p in result.posts)
+
+
+# ----------------------------------------------------------------------------------- Twin
+
+
+def test_load_round_trip_uses_the_folder_settings(twin, twin_dir):
+    training = json.loads((twin_dir / "training.json").read_text())
+    gen = json.loads((twin_dir / "generation_config.json").read_text())
+    assert twin.tokenizer.convert_ids_to_tokens(twin.sep_id) == training["separator"] == SEPARATOR
+    assert twin.sampler.path == "lean-llama"
+    assert twin.defaults == SamplingOptions(gen["temperature"], gen["top_k"], gen["top_p"], gen["max_new_tokens"])
+    assert twin.novelty is not None
+
+
+def test_n_posts_with_the_prompt_kept_and_no_special_tokens(twin):
+    result = twin.generate("My dream is", n=7, seed=3)
+    assert len(result.posts) == 7
+    for post in result.posts:
+        assert post.startswith("My dream is")
+        assert "<|" not in post and "\n" not in post and post == post.strip()
+
+
+def test_seed_makes_samples_reproducible(twin):
+    a = twin.generate("Today", n=5, seed=11).posts
+    assert a == twin.generate("Today", n=5, seed=11).posts
+    assert a != twin.generate("Today", n=5, seed=12).posts
+
+
+def test_greedy_top_k_1_and_tiny_top_p_agree(twin):
+    greedy = twin.generate("Honestly", n=3, temperature=0, novelty=False).posts
+    assert len(set(greedy)) == 1
+    assert twin.generate("Honestly", n=3, top_k=1, seed=1, novelty=False).posts == greedy
+    assert twin.generate("Honestly", n=3, top_k=0, top_p=1e-6, seed=2, novelty=False).posts == greedy
+    sampled = twin.generate("Honestly", n=6, temperature=1.5, top_k=0, top_p=1.0, seed=1).posts
+    assert len(set(sampled)) > 1
+
+
+def test_max_new_tokens_bounds_each_sample(twin):
+    result = twin.generate("My dream is", n=4, max_new_tokens=2, seed=0, novelty=False)
+    assert result.new_tokens <= 2 * result.sampled
+    long = twin.generate("My dream is", n=4, max_new_tokens=60, seed=0, novelty=False)
+    assert max(map(len, long.posts)) > max(map(len, result.posts))
+
+
+def test_samples_end_at_the_separator(twin):
+    ids = twin.tokenizer("Just", add_special_tokens=False).input_ids
+    outs = twin.sampler.sample([twin.sep_id, *ids], 8, SamplingOptions(max_new_tokens=60), twin.stop_ids, seed=0)
+    assert all(twin.sep_id not in o for o in outs)
+    assert any(len(o) < 60 for o in outs)  # the tiny model learnt to end its posts
+
+
+def test_defaults_come_from_generation_config(twin_dir, tmp_path):
+    folder = shutil.copytree(twin_dir, tmp_path / "copy")
+    gen = json.loads((folder / "generation_config.json").read_text())
+    (folder / "generation_config.json").write_text(json.dumps(gen | {"max_new_tokens": 3}))
+    result = Twin.load(folder).generate(n=4, seed=0, novelty=False)
+    assert result.settings["max_new_tokens"] == 3 and result.new_tokens <= 3 * result.sampled
+
+
+def test_whitespace_follows_the_training_data():
+    assert tidy(" a \n\n b\tc  ", keep_newlines=False) == "a b c"
+    assert tidy(" a  \n\n\n b\tc \n", keep_newlines=True) == "a\nb c"
+
+
+def test_bad_options_are_clear_errors(twin, tmp_path):
+    with pytest.raises(ConfigError, match="top_p"):
+        twin.generate(n=1, top_p=0)
+    with pytest.raises(ConfigError, match="n must be"):
+        twin.generate(n=0)
+    with pytest.raises(ConfigError, match="without author tags"):
+        twin.generate(n=1, author="someone")
+    with pytest.raises(ModelError, match="does not exist"):
+        Twin.load(tmp_path / "nope")
+
+
+def test_author_tags_write_as_the_chosen_author(tiny_model_dir, tmp_path):
+    posts = synthetic_posts(120, author="ann") + synthetic_posts(120, seed=1, author="bob")
+    twin = Twin.load(_train(tiny_model_dir, tmp_path, posts, "tagged", max_steps=10, author_tags=True))
+    assert twin.authors == ["ann", "bob"]
+    result = twin.generate("Today", n=4, author="@bob", seed=0)
+    assert result.author == "bob"
+    assert all(p.startswith("Today") and "@bob" not in p for p in result.posts)
+    with pytest.raises(ConfigError, match="several authors"):
+        twin.generate(n=1)
+    with pytest.raises(ConfigError, match="not one of"):
+        twin.generate(n=1, author="carol")
+
+
+# --------------------------------------------------------------------------- novelty guard
+
+
+def test_guard_drops_copies_of_training_posts(memorised_dir):
+    twin = Twin.load(memorised_dir)
+    free = twin.generate(n=10, seed=1, novelty=False)
+    assert set(free.posts) & set(MEMORISED)  # the model does copy ...
+    guarded = twin.generate(n=10, seed=1)
+    assert guarded.rejected > 0  # ... and the guard catches it
+    assert not set(guarded.posts) & set(MEMORISED)
+    assert not any(twin.novelty.is_copy(p) for p in guarded.posts)
+
+
+def test_missing_index_asks_to_turn_the_guard_off(twin_dir, tmp_path):
+    folder = shutil.copytree(twin_dir, tmp_path / "noindex")
+    (folder / "novelty.json").unlink()
+    twin = Twin.load(folder)
+    with pytest.raises(ModelError, match="no-novelty-guard"):
+        twin.generate(n=1)
+    assert twin.generate(n=2, novelty=False, seed=0).sampled >= 2
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_generate_json(memorised_dir):
+    res = CliRunner().invoke(cli, ["generate", str(memorised_dir), "-n", "6", "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {"posts", "rejected", "seconds"} <= out.keys()
+    assert out["rejected"] > 0 and isinstance(out["seconds"], float)
+    assert all(isinstance(p, str) and p for p in out["posts"])
+
+
+def test_cli_generate_prints_one_post_per_line(twin_dir):
+    res = CliRunner().invoke(cli, ["generate", str(twin_dir), "My dream is", "-n", "4", "--seed", "2",
+                                   "--temperature", "0.8", "--top-p", "0.9", "--top-k", "20",
+                                   "--max-new-tokens", "30"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().split("\n")
+    assert len(lines) == 4 and all(line.startswith("My dream is") for line in lines)
+    assert "posts in" in res.stderr
+
+
+def test_cli_generate_bad_folder_is_one_line(tmp_path):
+    res = CliRunner().invoke(cli, ["generate", str(tmp_path / "missing")])
+    assert res.exit_code == 2
+    assert res.stderr.startswith("Error:") and "Traceback" not in res.output
