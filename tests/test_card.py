@@ -185,3 +185,12 @@ def test_cli_card_generates_preview_and_samples_with_the_twin(tmp_path, monkeypa
     )
     text = (model / "README.md").read_text()
     assert "> My dream is number 1 ✨" in text and "thumbnail: preview.png" in text
+
+
+def test_card_rendered_inside_trains_temp_folder_names_the_final_folder(tmp_path):
+    # train writes the card before renaming its temp folder (.NAME.xyz.tmp) into place
+    model = make_model_dir(tmp_path)
+    temp = model.rename(tmp_path / ".ada-model.k3j2x9.tmp")
+    text = card.render_card(temp)
+    assert f'model="{tmp_path / "ada-model"}"' in text and ".tmp" not in text
+    assert "full fine-tuning" not in text and "| lora_r | 16 |" in text  # LoRA rows for LoRA only

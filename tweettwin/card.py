@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -141,13 +142,19 @@ def _results(training: Mapping) -> list[dict]:
 
 def _hardware(training: Mapping) -> str | None:
     hw = training.get("hardware")
-    if isinstance(hw, Mapping):
-        parts = [str(hw[k]) for k in ("device", "cpu", "gpu", "name") if hw.get(k)]
-        threads = hw.get("threads") or hw.get("num_threads")
-        if threads:
-            parts.append(f"{threads} threads")
-        return ", ".join(parts) or None
-    return str(hw) if hw else None
+    if not isinstance(hw, Mapping):
+        return str(hw) if hw else None
+    chip = hw.get("gpu") or hw.get("cpu") or hw.get("name")
+    details = [str(chip)] if chip else []
+    threads = hw.get("torch_threads") or hw.get("threads") or hw.get("num_threads")
+    if threads and (hw.get("device") or "cpu") == "cpu":
+        details.append(f"{threads} threads")
+    if (hw.get("num_processes") or 1) > 1:
+        details.append(f"{hw['num_processes']} processes")
+    device = str(hw.get("device") or "").upper()
+    if device and details:
+        return f"{device} ({', '.join(details)})"
+    return device or ", ".join(details) or None
 
 
 def _method(training: Mapping, config: Mapping) -> str:
@@ -249,7 +256,10 @@ def card_context(
         "base_model_hash": base["hash"],
         "method": _method(training, config),
         "hyperparameters": [
-            (k, _fmt(config[k])) for k in _HYPERPARAMETERS if config.get(k) is not None
+            (k, _fmt(config[k]))
+            for k in _HYPERPARAMETERS
+            if config.get(k) is not None
+            and (config.get("method") == "lora" or not k.startswith("lora_"))
         ],
         "results": _results(training),
         "hardware": _hardware(training),
@@ -374,6 +384,13 @@ def read_model_folder(model_dir: str | os.PathLike) -> tuple[dict, dict, Any]:
     return out[0], out[1], out[2]
 
 
+def _final_path(model_dir: Path) -> Path:
+    """``train`` renders the card inside its temp folder (``.NAME.xyz.tmp``, see atomic_dir),
+    which is renamed to NAME afterwards: the card must name the final folder."""
+    match = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", model_dir.name)
+    return model_dir.with_name(match.group(1)) if match else model_dir
+
+
 def render_card(model_dir: str | os.PathLike, *, repo_id: str | None = None) -> str:
     """README.md text for a model folder (training.json, dataset_manifest.json, samples.json)."""
     model_dir = Path(model_dir)
@@ -386,7 +403,12 @@ def render_card(model_dir: str | os.PathLike, *, repo_id: str | None = None) -> 
             else PREVIEW_FILE
         )
     return render_card_from(
-        training, manifest, samples, repo_id=repo_id, model_path=str(model_dir), thumbnail=thumbnail
+        training,
+        manifest,
+        samples,
+        repo_id=repo_id,
+        model_path=str(_final_path(model_dir)),
+        thumbnail=thumbnail,
     )
 
 

@@ -187,8 +187,12 @@ class MlflowReporter(Reporter):
         mlflow_experiment: str | None = None,
         **_: Any,
     ) -> None:
+        import logging
+
         from mlflow.tracking import MlflowClient
 
+        # MLflow announces its database migrations at INFO on first use: noise on our stderr.
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
         uri = mlflow_tracking_uri or globals()["mlflow_tracking_uri"](run)
         self.client = MlflowClient(tracking_uri=uri)
         name = mlflow_experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or "tweettwin"
