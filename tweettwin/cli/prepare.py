@@ -96,7 +96,10 @@ def prepare_command(sources, output, as_json, text_column, **flags) -> None:  # 
         min_chars=flags["min_chars"],
     )
     console = Console(stderr=True)
-    with _progress(console) as progress:
+    from tweettwin.tracking import start_run
+
+    config = {"sources": list(sources), "output": output, "options": options.to_dict()}
+    with start_run("prepare", config) as run, _progress(console) as progress:
         result = prepare(
             list(sources),
             output,
@@ -104,6 +107,7 @@ def prepare_command(sources, output, as_json, text_column, **flags) -> None:  # 
             source_options={"text_column": text_column},
             progress=progress,
         )
+        run.log_dataset(result.output, sources=sources)  # inputs -> dataset, in the registry
     console.print(_table(result))
     for warning in result.warnings:
         console.print(f"[yellow]Warning:[/] {warning}", highlight=False)

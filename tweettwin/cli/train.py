@@ -96,7 +96,9 @@ def train_command(dataset_dir, output, compile_, report_to, json_, **options) ->
     try:
         if main:
             with start_run("train", config.to_dict(), report_to=report_to) as run:
+                run.use_dataset(dataset_dir)
                 result = train(dataset_dir, output, config, tracker=run)
+                run.log_model(output)  # weights hash: `tweettwin runs lineage` finds this run
                 run.set_lineage(
                     dataset_dir=str(dataset_dir),
                     model_dir=str(output),
