@@ -432,7 +432,15 @@ def generate_samples(
     from tweettwin.ml.twin import Twin
 
     result = Twin.load(model_dir).generate(prompt, n=n)
-    return [getattr(s, "text", s) for s in result]
+    posts = list(getattr(result, "posts", result))
+    if not posts:
+        from tweettwin.errors import ModelError
+
+        raise ModelError(
+            f"{model_dir}: the model wrote no usable post for {prompt!r} (all empty or copies "
+            "of training posts); try another --preview prompt or pass --preview-text"
+        )
+    return posts
 
 
 def write_card(
