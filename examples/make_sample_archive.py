@@ -32,7 +32,7 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "sample-archive.zip"
 SEED = 20240611
 HANDLE, NAME, ACCOUNT_ID = "odile_bakes", "Odile Brackwater", "1180000000000000042"
-GENERATED = datetime(2024, 11, 2, 9, 14, 51, 313000, tzinfo=timezone.utc)
+GENERATED = datetime(2024, 11, 2, 9, 14, 50, 313000, tzinfo=timezone.utc)
 START = datetime(2021, 3, 1, tzinfo=timezone.utc)
 TWITTER_EPOCH_MS = 1288834974657
 AVATAR = f"{ACCOUNT_ID}-k3Qx8.png"
@@ -370,7 +370,7 @@ def archive_members() -> dict[str, bytes]:
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     """Zip with fixed order, timestamps (the export's generationDate) and permissions."""
     buf = io.BytesIO()
-    stamp = GENERATED.timetuple()[:6]
+    stamp = GENERATED.timetuple()[:6]  # zip times have 2 s resolution: GENERATED is even
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=stamp)
