@@ -90,6 +90,16 @@ def test_process_exiting_without_finish_is_interrupted_by_atexit():
         )
 
 
+def test_sigterm_marks_the_run_interrupted():
+    run_id = _run_child(
+        "import os, signal; from tweettwin import tracking\n"
+        "r = tracking.start_run('train', {}); print(r.id, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)"
+    )
+    rec = tracking.get_run(run_id)
+    assert rec.status == "interrupted" and "SIGTERM" in rec.error
+
+
 def test_secrets_are_never_stored(monkeypatch):
     token = "hf_" + "a1B2c3D4e5" * 4
     monkeypatch.setenv("HF_TOKEN", token)
