@@ -220,7 +220,8 @@ def test_lineage_walks_model_back_to_input_files(tmp_path):
         (p.name, str(p.resolve()), "ok") for p in inputs
     ]
     assert train.lineage["dataset_hash"] == lin["dataset"]["content_hash"]
-    assert train.lineage["base_model"] == "embedded" and train.inputs[0]["sha256"].endswith("d" * 64)
+    assert train.lineage["base_model"] == "embedded"
+    assert train.inputs[0]["sha256"].endswith("d" * 64)
     assert {i["sha256"] for i in prep.inputs} == {i["sha256"] for i in lin["inputs"]}
 
     inputs[0].write_bytes(b"edited later")
