@@ -51,6 +51,12 @@ class GenerationResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def __iter__(self):
+        return iter(self.posts)
+
+    def __len__(self) -> int:
+        return len(self.posts)
+
 
 def tidy(text: str, keep_newlines: bool) -> str:
     """Whitespace as in the training data: one space everywhere, or single line breaks kept."""

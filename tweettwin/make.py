@@ -1,0 +1,127 @@
+"""One shot: SOURCE... -> dataset -> trained model folder -> model card with sample posts.
+
+    result = make(["twitter-archive.zip"])          # <workspace>/<handle>/{data,model}
+    result.samples.posts                            # 10 posts for "My dream is"
+
+Each stage is the same library function the single commands call (``prepare``, ``train``,
+``Twin.generate``, ``write_card``); the run is recorded in the workspace's run registry.
+torch is imported only once training starts, so bad input fails fast and light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tweettwin.config import PrepareOptions
+from tweettwin.errors import OutputExistsError
+from tweettwin.train_config import TrainConfig, TrainResult
+
+DEFAULT_PROMPT = "My dream is"
+N_SAMPLES = 10
+
+
+@dataclass
+class MakeResult:
+    model_dir: Path
+    dataset_dir: Path
+    prepared: Any  # tweettwin.prepare.PrepareResult
+    trained: TrainResult
+    samples: Any  # tweettwin.ml.twin.GenerationResult
+    prompt: str
+    run_id: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "model_dir": str(self.model_dir),
+            "dataset_dir": str(self.dataset_dir),
+            "run_id": self.run_id,
+            "prepare": self.prepared.to_json(),
+            "train": self.trained.to_dict(),
+            "prompt": self.prompt,
+            "samples": self.samples.to_dict(),
+        }
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; choose another -o or pass --overwrite")
+
+
+def make(
+    sources: Sequence[str | os.PathLike],
+    output: str | os.PathLike | None = None,
+    *,
+    train_config: TrainConfig | None = None,
+    prepare_options: PrepareOptions | None = None,
+    source_options: Mapping[str, Any] | None = None,
+    prompt: str = DEFAULT_PROMPT,
+    n_samples: int = N_SAMPLES,
+    overwrite: bool = False,
+    progress: bool = True,
+    report_to: Sequence[str] = (),
+    on_stage: Callable[[str], None] | None = None,
+) -> MakeResult:
+    """Prepare ``sources``, train a model into ``output`` (default ``<workspace>/<handle>/model``),
+    write ``n_samples`` posts for ``prompt`` to its ``samples.json`` and render its model card.
+
+    An existing model folder is refused unless ``overwrite`` (and only replaced once the new one
+    is complete). ``on_stage(name)`` is called as each stage starts (prepare, train, samples, card).
+    """
+    from tweettwin.prepare import prepare
+    from tweettwin.tracking import start_run
+
+    stage = on_stage or (lambda name: None)
+    config = dataclasses.replace(train_config or TrainConfig(), overwrite=overwrite, resume=False)
+    if output is not None:
+        _refuse_existing(Path(output), overwrite)
+    record = {"sources": [str(s) for s in sources], "output": str(output) if output else None,
+              "prompt": prompt, "train": config.to_dict(),
+              "prepare": (prepare_options or PrepareOptions()).to_dict()}
+    with start_run("make", record, report_to=report_to) as run:
+        stage("prepare")
+        prepared = prepare(list(sources), None, prepare_options, source_options=source_options)
+        run.log_dataset(prepared.output, sources=sources)
+        model_dir = Path(output) if output is not None else prepared.output.parent / "model"
+        _refuse_existing(model_dir, overwrite)
+
+        stage("train")
+        from tweettwin.ml.train import train
+
+        trained = train(prepared.output, model_dir, config, tracker=run, progress=progress)
+        run.log_model(model_dir)
+        run.set_lineage(
+            dataset_dir=str(prepared.output), model_dir=str(model_dir),
+            dataset_hash=trained.training["dataset"]["content_hash"],
+            base_model=trained.training["base_model"]["model_id"],
+            base_model_hash=trained.training["base_model"]["weights_sha256"],
+        )
+
+        stage("samples")
+        samples = write_samples(model_dir, prompt, n_samples, seed=config.seed)
+
+        stage("card")
+        from tweettwin.card import write_card
+
+        write_card(model_dir)
+        run.finish(outputs={"model_dir": str(model_dir), "dataset_dir": str(prepared.output)})
+        run_id = run.id
+    return MakeResult(model_dir, prepared.output, prepared, trained, samples, prompt, run_id)
+
+
+def write_samples(model_dir: str | os.PathLike, prompt: str = DEFAULT_PROMPT, n: int = N_SAMPLES,
+                  *, seed: int | None = None):
+    """Sample ``n`` posts (novelty guard on) and save them as the folder's ``samples.json``."""
+    from tweettwin.card import write_samples as save
+    from tweettwin.ml.twin import Twin
+
+    twin = Twin.load(model_dir)
+    # a model that speaks as several authors writes the card's samples as the first of them
+    author = twin.authors[0] if twin.author_tags and twin.authors else None
+    result = twin.generate(prompt, n, seed=seed, author=author)
+    save(model_dir, prompt, result.posts)
+    return result
