@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The demo's workspace is ./demo (the repo's package folder is also called tweettwin/):
+# dataset in demo/odile_bakes/data, model in demo/odile_bakes/model, run registry in demo/.
 demo: install
-	$(BIN)/tweettwin make examples/sample-archive.zip -o tweettwin/demo/model --overwrite
+	$(BIN)/tweettwin --workspace demo make examples/sample-archive.zip --overwrite
+	$(BIN)/tweettwin generate demo/odile_bakes/model "the ovens" -n 5
 
 test: install
 	$(BIN)/python -m pytest -q
