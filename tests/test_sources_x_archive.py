@@ -47,7 +47,7 @@ def by_id(posts):
 def test_every_layout_reads_the_same_posts(tmp_path, layout):
     src, posts = posts_of(write_x_archive(tmp_path, layout=layout))
     assert src.kind == "x-archive"
-    assert [p.id for p in posts] == IDS  # oldest first, though the file is newest first
+    assert [p.id for p in posts] == IDS[::-1]  # streamed in file order: newest first
     assert src.authors[X_HANDLE].name == X_NAME
     reference = list(open_source(write_x_archive(tmp_path / "ref", layout="zip")).posts)
     assert [p.to_dict() for p in posts] == [p.to_dict() for p in reference]
@@ -111,7 +111,8 @@ def test_old_generation_and_multi_part(tmp_path, parts):
     names = zipfile.ZipFile(path).namelist()
     assert ("data/tweet-part2.js" in names) == (parts == 3)
     _, posts = posts_of(path)
-    assert [p.id for p in posts] == IDS
+    assert sorted(p.id for p in posts) == IDS
+    assert [p.id for p in open_source(path, sort=True).posts] == IDS
 
 
 def test_zip_with_a_top_folder_and_unwrapped_entries(tmp_path):
@@ -154,14 +155,96 @@ def test_edited_posts_keep_only_the_last_version(tmp_path):
     }
     path = write_x_archive(tmp_path, tweets=[second, first])
     assert [p.id for p in open_source(path).posts] == ["3002"]
-    assert [p.id for p in open_source(path, keep_edits=True).posts] == ["3001", "3002"]
+    assert [p.id for p in open_source(path, keep_edits=True).posts] == ["3002", "3001"]
+    assert [p.id for p in open_source(path, keep_edits=True, sort=True).posts] == ["3001", "3002"]
     alone = write_x_archive(tmp_path / "a", tweets=[first])  # newer version missing: keep it
     assert [p.id for p in open_source(alone).posts] == ["3001"]
 
 
-def test_unsorted_streaming_keeps_file_order(tmp_path):
-    _, posts = posts_of(write_x_archive(tmp_path), sort=False)
-    assert [p.id for p in posts] == IDS[::-1]
+def test_sort_option_gives_oldest_first(tmp_path):
+    path = write_x_archive(tmp_path)
+    assert [p.id for p in open_source(path, sort=True).posts] == IDS  # the file is newest first
+    assert [p.id for p in open_source(path, sort=False).posts] == IDS[::-1]
+
+
+def test_superseded_edit_streams_after_the_rest_and_counts_a_later_newer_version(tmp_path):
+    old = x_tweet("4001", "old version", "2023-02-01T10:00:00Z")
+    old["tweet"]["edit_info"]["initial"]["editTweetIds"] = ["4001", "4003"]
+    orphan = x_tweet("4002", "an old version whose newer one is gone", "2023-02-01T11:00:00Z")
+    orphan["tweet"]["edit_info"]["initial"]["editTweetIds"] = ["4002", "4009"]
+    new = x_tweet("4003", "new version", "2023-02-01T10:03:00Z")
+    new["tweet"]["edit_info"]["initial"]["editTweetIds"] = ["4001", "4003"]
+    plain = x_tweet("4004", "plain post")
+    path = write_x_archive(tmp_path, tweets=[old, orphan, plain, new])  # newer one comes later
+    assert [p.id for p in open_source(path).posts] == ["4004", "4003", "4002"]
+
+
+# --- the fast parser and the exact one agree ---------------------------------------------------
+
+
+def _big_archive(tmp_path, odd: str):
+    """~2.5 MB tweets.js (several 1 MiB batches) with one unusual entry near the end."""
+    words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ".split()
+    tweets = [
+        x_tweet(str(10_000 + i), " ".join(words[(i + k) % len(words)] for k in range(40)) + f" {i}",
+                urls=[f"https://t.co/u{i}"] if i % 3 == 0 else ())
+        for i in range(4000)
+    ]  # fmt: skip
+    for t in tweets[::3]:
+        t["tweet"]["full_text"] += " " + t["tweet"]["entities"]["urls"][0]["url"]
+    t = tweets[3500]["tweet"]
+    if odd == "nested-tweet-key":  # cuts between nested {"tweet": ...} objects are wrong cuts
+        for nested in tweets[2000:]:
+            nested["tweet"]["entities"]["user_mentions"] = [{"tweet": 1}, {"tweet": 2}] * 50
+    elif odd == "unwrapped":
+        tweets[3500] = {**t}
+    elif odd == "odd-types":
+        t["in_reply_to_user_id"], t["lang"] = 12.5, ["en"]
+    elif odd == "escaped-keys":
+        t["entities"]["urls"] = [{"u\u0072l": "x"}]
+    elif odd == "superseded":
+        t["edit_info"]["initial"]["editTweetIds"] = [t["id_str"], "10001"]
+    return write_x_archive(tmp_path, tweets=tweets, layout="folder")
+
+
+@pytest.mark.parametrize(
+    "odd", ["none", "nested-tweet-key", "unwrapped", "odd-types", "escaped-keys", "superseded"]
+)
+def test_fast_path_matches_the_exact_parser(tmp_path, monkeypatch, odd):
+    import tweettwin.sources.x_archive as xa
+
+    path = _big_archive(tmp_path, odd)
+    exact_reads = []
+    real_exact = xa._ytd_entries
+    monkeypatch.setattr(xa, "_ytd_entries", lambda t, n: exact_reads.append(n) or real_exact(t, n))
+    fast = [p.to_dict() for p in open_source(path).posts]
+    fell_back = odd in ("nested-tweet-key", "unwrapped", "odd-types")
+    assert ("data/tweets.js" in exact_reads) == fell_back
+
+    def exact_only(tree, name):
+        raise xa._Fallback
+        yield
+
+    monkeypatch.setattr(xa, "_fast_batches", exact_only)
+    exact = [p.to_dict() for p in open_source(path).posts]
+    assert fast == exact
+    assert len(fast) == 4000 - (odd == "superseded")
+    assert sum(bool(p["urls"]) for p in fast) >= 1300
+
+
+def test_late_invalid_json_reports_its_line_after_earlier_batches(tmp_path):
+    path = _big_archive(tmp_path, "none") / "data" / "tweets.js"
+    text = path.read_text()
+    cut = text.rindex('"lang"')
+    path.write_text(text[:cut] + text[cut:].replace(":", "", 1))
+    start = text.index("[")
+    with pytest.raises(json.JSONDecodeError) as ref:
+        json.loads(" " * start + path.read_text()[start:])
+    posts = []
+    with pytest.raises(InputError, match=f"line {ref.value.lineno}, column {ref.value.colno}"):
+        posts.extend(open_source(path).posts)
+    # the posts before the broken entry streamed out once each, though the file was re-read
+    assert [p.id for p in posts] == [str(10_000 + i) for i in range(3999)]
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -256,8 +339,8 @@ def test_real_andreruffert_zip_and_folder_agree():
     assert sum(p.is_repost for p in posts) == 643
     assert sum(p.is_reply for p in posts) == 485 + 68  # status replies + old-style mentions
     assert list(src.authors) == ["andreruffert"]
-    ids = [int(p.id) for p in posts]
-    assert ids == sorted(ids)
+    ids = [int(p.id) for p in open_source(REAL / "andreruffert.zip", sort=True).posts]
+    assert ids == sorted(int(p.id) for p in posts)
     assert all(p.created_at and p.created_at.endswith("Z") for p in posts)
     folder = list(open_source(REAL / "andreruffert").posts)
     assert [p.to_dict() for p in folder] == [p.to_dict() for p in posts]

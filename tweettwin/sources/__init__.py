@@ -46,8 +46,9 @@ def open_source(spec: str | Path, **options) -> SourceData:
 
     Options (None means default): ``author`` (handle to use instead of the detected one),
     ``text_column`` (tabular), ``max_member_bytes`` (zip member limit, default 2 GiB),
-    ``sort`` (X: oldest first, default True), ``notes`` (X: full text of long posts from
-    note-tweet.js, default True), ``keep_edits`` (X: keep superseded edit versions, default False).
+    ``sort`` (X: oldest first, holding every post; default False: file order, streamed),
+    ``notes`` (X: full text of long posts from note-tweet.js, default True), ``keep_edits``
+    (X: keep superseded edit versions, default False).
     """
     unknown = set(options) - OPTIONS
     if unknown:

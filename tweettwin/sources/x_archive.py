@@ -3,31 +3,42 @@
 What the archive holds (see shared/docs/DATA-SOURCES.md):
 * ``data/tweets.js`` = ``window.YTD.tweets.part0 = [ {"tweet": {...}}, ... ]``; older exports
   ``data/tweet.js`` / ``window.YTD.tweet.part0``; big ones add ``tweets-part1.js``, ... Parsed by
-  streaming the array (never ``eval``), so memory stays near one chunk plus one tweet.
+  streaming the array (never ``eval``), so memory stays near one or two 1 MiB chunks. The fast
+  path cuts the raw bytes between ``{"tweet": ...}`` entries and decodes each batch with
+  msgspec into structs that keep only the fields used here (nothing else becomes a Python
+  object); anything unusual (other shapes, invalid JSON or UTF-8, odd types) falls back to the
+  exact streaming parser of ``safezip``, which gives the file/line/column of errors.
 * Retweets carry no flag: ``is_repost`` is set from the ``RT @`` text.
 * Long posts are cut in tweets.js; ``note-tweet.js`` has the full text but no tweet id, so it is
   matched by creation time (to the second, +-2 s) and text prefix.
 * ``deleted-tweets.js``, ``twitter-circle-tweet.js``, ``like.js`` and DMs are never read; only
   the files named above plus account/manifest/profile metadata are opened. ``email`` is never read.
 
-Order: with ``sort=True`` (default) posts come oldest first by id, which means holding the
-compact ``Post`` records (not the raw JSON) of the whole archive; ``sort=False`` yields them
-in file order with memory bounded by one chunk.
+Order: by default posts stream in file order (archives list the newest first), with memory
+bounded by a chunk plus 8 bytes per post (to know, for superseded edit versions, whether their
+newer version is in the archive; those few come at the end). ``sort=True`` yields them oldest
+first by id, which means holding the ``Post`` records of the whole archive.
 """
 
 from __future__ import annotations
 
+import codecs
 import html
+import json
 import re
+from array import array
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
+
+import msgspec
 
 from tweettwin.errors import InputError
 from tweettwin.posts import Author, Post
 from tweettwin.sources import SourceData
 from tweettwin.sources.files import twitter_date_iso
 from tweettwin.sources.safezip import (
+    CHUNK,
     DEFAULT_MAX_MEMBER_BYTES,
     FolderTree,
     Tree,
@@ -61,7 +72,7 @@ def read_x_archive(
     path: str | Path,
     *,
     author: str | None = None,
-    sort: bool = True,
+    sort: bool = False,
     notes: bool = True,
     keep_edits: bool = False,
     max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
@@ -71,6 +82,7 @@ def read_x_archive(
 
     author: handle to use instead of the archive's. notes: use note-tweet.js for long posts.
     keep_edits: keep superseded versions of edited posts (default: only the last version).
+    sort: oldest first by id (holds every post in memory) instead of streaming in file order.
     """
     path = Path(path)
     tree, tweet_names, root = _open(path, max_member_bytes)
@@ -143,12 +155,16 @@ def _fallback_handle(path: Path) -> str:
     return path.stem if path.suffix.lower() == ".zip" else path.name
 
 
+def _prefix_ok(prefix: str) -> bool:
+    return not prefix.strip() or bool(_YTD_PREFIX.match(prefix))
+
+
 def _ytd_entries(tree: Tree, name: str) -> Iterator[object]:
     where = tree.where(name)
     return iter_json_array(
         decode_chunks(tree.chunks(name), where),
         where,
-        prefix_ok=lambda p: not p.strip() or bool(_YTD_PREFIX.match(p)),
+        prefix_ok=_prefix_ok,
         expected="'window.YTD.<name>.part<N> = [...]'",
         todo=_TODO,
     )
@@ -176,8 +192,6 @@ def _author(tree: Tree, root: str, fallback: str) -> tuple[str, str, str | None]
 
 
 def _manifest(tree: Tree, name: str) -> dict:
-    import json
-
     text = "".join(decode_chunks(tree.chunks(name), tree.where(name)))
     start = text.find("{")
     try:
@@ -266,6 +280,192 @@ def _match_note(text: str, created: str, index: dict) -> tuple[str, list[str]] |
     return None
 
 
+# --- tweets: fast path -------------------------------------------------------------------------
+
+
+class _Url(msgspec.Struct):
+    url: str | None = None
+
+
+class _Entities(msgspec.Struct):
+    urls: list[_Url] | None = None
+    media: list[_Url] | None = None
+
+
+class _Tweet(msgspec.Struct):
+    """The fields of an archive tweet that become a ``Post``; every other field is skipped.
+
+    ``entities`` and ``edit_info`` stay raw bytes (``msgspec.Raw``): most posts need nothing
+    from them, and a cheap substring test says which ones do.
+    """
+
+    id_str: str | int | None = None
+    id: str | int | None = None
+    full_text: str | None = None
+    text: str | None = None
+    created_at: str | None = None
+    in_reply_to_status_id_str: str | int | None = None
+    in_reply_to_status_id: str | int | None = None
+    in_reply_to_user_id_str: str | int | None = None
+    in_reply_to_user_id: str | int | None = None
+    lang: str | None = None
+    entities: msgspec.Raw = None  # type: ignore[assignment]  (absent -> None)
+    edit_info: msgspec.Raw = None  # type: ignore[assignment]
+
+
+class _Entry(msgspec.Struct):
+    tweet: _Tweet  # required: an unwrapped entry fails validation -> the exact parser
+
+
+class _Fallback(Exception):
+    """The fast path cannot decode this file as is: re-read it with the exact parser."""
+
+
+_BATCHES = msgspec.json.Decoder(list[_Entry])
+_ENTITIES = msgspec.json.Decoder(_Entities)
+_JSON_WS = b" \t\n\r"
+# Between two top-level entries: '}', ',', then an object whose first key is "tweet". Outside
+# strings by construction (a '"' inside a string is escaped). A nested match (an inner array of
+# {"tweet": ...} objects) cuts inside an entry, and the batch then fails to decode: fallback.
+_CUT = re.compile(rb'\}[ \t\n\r]*,[ \t\n\r]*(?=\{[ \t\n\r]*"tweet"[ \t\n\r]*:)')
+_ONE_EDIT_ID = re.compile(rb'"editTweetIds"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*"[^"\\]*"[ \t\n\r]*\]')
+_MAX_BUFFER = 8 * CHUNK  # no cut found in this much text: not the usual shape
+
+
+def _fast_batches(tree: Tree, name: str) -> Iterator[list[_Entry]]:
+    """Lists of decoded entries, about 1 MiB of JSON at a time; ``_Fallback`` when unusual."""
+    chunks = tree.chunks(name)
+    buf = b""
+    for block in chunks:
+        buf += block
+        if (start := buf.find(b"[")) >= 0 or len(buf) > 65536:
+            break
+    else:
+        start = -1
+    if start < 0:
+        raise _Fallback
+    try:
+        ok = _prefix_ok(buf[:start].removeprefix(codecs.BOM_UTF8).decode("utf-8"))
+    except UnicodeDecodeError:
+        ok = False
+    if not ok:
+        raise _Fallback
+    buf = buf[start + 1 :]
+    for block in chunks:
+        buf += block
+        cut = _CUT.search(buf, max(0, len(buf) - CHUNK // 4)) or _CUT.search(buf)
+        if cut is None:
+            if len(buf) > _MAX_BUFFER:
+                raise _Fallback
+            continue
+        yield _decode_batch(buf[: cut.start() + 1])
+        buf = buf[cut.end() :]
+    body = buf.rstrip(_JSON_WS)  # the end: "... } ]" then optional ";" (as the exact parser)
+    if body.endswith(b";"):
+        body = body[:-1].rstrip(_JSON_WS)
+    if not body.endswith(b"]"):
+        raise _Fallback
+    yield _decode_batch(body[:-1])
+
+
+def _decode_batch(body: bytes) -> list[_Entry]:
+    try:
+        return _BATCHES.decode(b"[" + body + b"]")
+    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
+        raise _Fallback from None
+
+
+def _tweet_entries(tree: Tree, name: str) -> Iterator[object]:
+    """The file's entries in order: ``_Entry`` structs, or (after a fallback) plain JSON values.
+
+    On a fallback the exact parser re-reads the file from the start and skips the entries
+    already given, so the caller sees each entry once and the same errors as that parser.
+    """
+    done = 0
+    try:
+        for batch in _fast_batches(tree, name):
+            yield from batch
+            done += len(batch)
+        return
+    except _Fallback:
+        pass
+    for i, entry in enumerate(_ytd_entries(tree, name)):
+        if i >= done:
+            yield entry
+
+
+def _loads(data: bytes) -> object:
+    """A raw value msgspec skipped over; what it rejects (lone surrogates) json still reads."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
+
+
+def _entity_urls(raw: msgspec.Raw | None) -> list[str]:
+    """``entities.urls[].url`` then new ``entities.media[].url`` (as ``_post`` does for dicts)."""
+    if raw is None:
+        return []
+    data = bytes(raw)
+    if b'"url"' not in data and b"\\" not in data and data[:1] == b"{":
+        return []  # no url key (escaped keys take the slow way): nothing to collect
+    try:
+        ents = _ENTITIES.decode(data)
+    except msgspec.ValidationError:  # odd types: the dict rules, exactly
+        return _urls_of(_loads(data) or {})
+    urls = [u.url for u in ents.urls or () if u.url]
+    if ents.media:
+        urls += [m.url for m in ents.media if m.url and m.url not in urls]
+    return urls
+
+
+def _raw_last_edit(raw: msgspec.Raw | None) -> str | None:
+    """``_last_edit`` for raw ``edit_info`` bytes; decoded only when there may be 2+ ids."""
+    if raw is None:
+        return None
+    data = bytes(raw)
+    if b"editTweetIds" not in data and b"\\" not in data:
+        return _last_edit({"edit_info": _loads(data)})
+    if b"\\" not in data and data.count(b"editTweetIds") == len(_ONE_EDIT_ID.findall(data)):
+        return None  # every editTweetIds list has exactly one id: not superseded
+    return _last_edit({"edit_info": _loads(data)})
+
+
+def _fast_post(t: _Tweet, handle: str, notes: dict, where: str, i: int) -> Post:
+    """``_post`` for a decoded ``_Tweet`` (same rules, same errors)."""
+    tid = t.id_str or t.id
+    text = t.full_text
+    if text is None:
+        text = t.text
+    if not tid or text is None:
+        field = "id_str" if not tid else "full_text"
+        raise InputError(f"{where}: entry {i} (tweet {tid or '?'}) has no '{field}' field; {_TODO}")
+    created = t.created_at
+    created = twitter_date_iso(created) if created else None
+    urls = _entity_urls(t.entities)
+    if notes and created:
+        hit = _match_note(text, created, notes)
+        if hit:
+            text, note_urls = hit
+            urls += note_urls
+    return Post(
+        id=str(tid),
+        text=text,
+        author=handle,
+        created_at=created,
+        source=KIND,
+        is_repost=text.startswith("RT @"),
+        is_reply=bool(
+            t.in_reply_to_status_id_str
+            or t.in_reply_to_status_id
+            or t.in_reply_to_user_id_str
+            or t.in_reply_to_user_id
+        ),
+        lang=t.lang,
+        urls=urls,
+    )
+
+
 # --- tweets -----------------------------------------------------------------------------------
 
 
@@ -273,8 +473,11 @@ def _posts(
     tree: Tree, names: list[str], handle: str, notes: dict, sort: bool, keep_edits: bool
 ) -> Iterator[Post]:
     stream = _parse(tree, names, handle, notes)
-    if not sort:  # streaming: a superseded edit is dropped even if its newer version is gone
-        yield from (p for p, newer in stream if keep_edits or newer is None)
+    if keep_edits and not sort:
+        yield from (p for p, _ in stream)
+        return
+    if not sort:
+        yield from _drop_superseded(stream)
         return
     rows = list(stream)
     have = {p.id for p, _ in rows} if not keep_edits else set()
@@ -284,6 +487,23 @@ def _posts(
     yield from posts
 
 
+def _drop_superseded(stream: Iterator[tuple[Post, str | None]]) -> Iterator[Post]:
+    """Stream posts, holding back superseded edit versions (rare) to the end: each is dropped
+    when its newer version is in the archive (before or after it), kept otherwise. Ids seen
+    are kept as 8-byte hashes, not strings."""
+    seen = array("q")
+    held: list[tuple[Post, str]] = []
+    for post, newer in stream:
+        seen.append(hash(post.id))
+        if newer is None:
+            yield post
+        else:
+            held.append((post, newer))
+    if held:
+        present = {hash(newer) for _, newer in held}.intersection(seen)
+        yield from (p for p, newer in held if hash(newer) not in present)
+
+
 def _parse(
     tree: Tree, names: list[str], handle: str, notes: dict
 ) -> Iterator[tuple[Post, str | None]]:
@@ -291,13 +511,18 @@ def _parse(
     total = 0
     for name in names:
         where = tree.where(name)
-        for i, entry in enumerate(_ytd_entries(tree, name)):
-            t = entry.get("tweet", entry) if isinstance(entry, dict) else None
-            if not isinstance(t, dict):
-                raise InputError(f"{where}: entry {i} is not a tweet object; {_TODO}")
-            post = _post(t, handle, notes, where, i)
+        for i, entry in enumerate(_tweet_entries(tree, name)):
+            if type(entry) is _Entry:
+                t = entry.tweet
+                post = _fast_post(t, handle, notes, where, i)
+                newer = _raw_last_edit(t.edit_info)
+            else:
+                t = entry.get("tweet", entry) if isinstance(entry, dict) else None
+                if not isinstance(t, dict):
+                    raise InputError(f"{where}: entry {i} is not a tweet object; {_TODO}")
+                post = _post(t, handle, notes, where, i)
+                newer = _last_edit(t)
             total += 1
-            newer = _last_edit(t)
             yield post, (newer if newer and newer != post.id else None)
     if total == 0:
         raise InputError(f"{tree.where(names[0])}: the archive contains no tweets")
@@ -312,6 +537,14 @@ def _last_edit(t: dict) -> str | None:
     return ids[-1] if len(ids) > 1 else None
 
 
+def _urls_of(ents: dict) -> list[str]:
+    urls = [u["url"] for u in ents.get("urls") or () if u.get("url")]
+    media = ents.get("media")
+    if media:
+        urls += [m["url"] for m in media if m.get("url") and m["url"] not in urls]
+    return urls
+
+
 def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
     tid = t.get("id_str") or t.get("id")
     text = t.get("full_text")
@@ -322,11 +555,7 @@ def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
         raise InputError(f"{where}: entry {i} (tweet {tid or '?'}) has no '{field}' field; {_TODO}")
     created = t.get("created_at")
     created = twitter_date_iso(created) if created else None
-    ents = t.get("entities") or {}
-    urls = [u["url"] for u in ents.get("urls") or () if u.get("url")]
-    media = ents.get("media")
-    if media:
-        urls += [m["url"] for m in media if m.get("url") and m["url"] not in urls]
+    urls = _urls_of(t.get("entities") or {})
     if notes and created:
         hit = _match_note(text, created, notes)
         if hit:
