@@ -20,7 +20,6 @@ from transformers.utils import logging as hf_logging
 from tweettwin.ml.base_model import resolve_base
 from tweettwin.ml.sampler import Sampler, SamplingOptions
 
-
 NEVER = 10**9  # a stop id no vocabulary has: every sample runs the full length
 
 
@@ -36,7 +35,9 @@ def timed(fn, reps: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tokens", type=int, default=60, help="new tokens per sample (a post's length)")
+    ap.add_argument(
+        "--tokens", type=int, default=60, help="new tokens per sample (a post's length)"
+    )
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -51,11 +52,18 @@ def main() -> None:
     lean, hf = Sampler(model), Sampler(model, lean=False)
     seconds = {}
     for name, sampler in (("lean", lean), ("hf-generate", hf)):
-        seconds[name] = timed(lambda s=sampler: s.sample(prompt, args.n, opts, stop_ids=[NEVER], seed=0), args.reps)
+        seconds[name] = timed(
+            lambda s=sampler: s.sample(prompt, args.n, opts, stop_ids=[NEVER], seed=0), args.reps
+        )
         rate = args.n * args.tokens / seconds[name]
-        print(f"{name:12s} {args.n} x {args.tokens} tokens: {seconds[name]:.2f} s ({rate:.0f} tokens/s)")
-    print(f"speed-up lean vs generate(): {seconds['hf-generate'] / seconds['lean']:.2f}x "
-          f"({args.threads} threads, bf16 weights, top_k 50 + top_p 0.95)")
+        print(
+            f"{name:12s} {args.n} x {args.tokens} tokens: {seconds[name]:.2f} s "
+            f"({rate:.0f} tokens/s)"
+        )
+    print(
+        f"speed-up lean vs generate(): {seconds['hf-generate'] / seconds['lean']:.2f}x "
+        f"({args.threads} threads, bf16 weights, top_k 50 + top_p 0.95)"
+    )
 
 
 if __name__ == "__main__":

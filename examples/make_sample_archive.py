@@ -38,65 +38,193 @@ TWITTER_EPOCH_MS = 1288834974657
 AVATAR = f"{ACCOUNT_ID}-k3Qx8.png"
 SOURCE = '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>'
 
-FRIENDS = ["pim_on_pastry", "fernwheelers", "sallowsidecafe", "marrowhillkom", "juno_grinds",
-           "fernhollowmarket", "tobias_mills", "rye_and_shine"]
+FRIENDS = [
+    "pim_on_pastry",
+    "fernwheelers",
+    "sallowsidecafe",
+    "marrowhillkom",
+    "juno_grinds",
+    "fernhollowmarket",
+    "tobias_mills",
+    "rye_and_shine",
+]
 FRIEND_IDS = {h: str(1190000000000000000 + 7919 * i) for i, h in enumerate(FRIENDS)}
 
 # ---------------------------------------------------------------------------------- the voice
 
 TIMES = ["4am", "4.10am", "3.50am", "4.20am", "5am", "half four", "quarter to four"]
 OVENS = ["warm", "finally hot", "sulking", "roaring", "ticking", "being dramatic", "behaving"]
-BAKES = ["two trays of cinnamon knots", "forty country loaves", "the rye that nobody orders but everybody eats",
-         "a batch of seeded batards", "focaccia with the last of the rosemary", "sixty croissants",
-         "the olive loaves", "three racks of baps", "pain de mie for the cafe", "a very brave brioche",
-         "the spelt loaves", "too many morning buns", "walnut and honey rolls", "fig and fennel loaves"]
-SIGNS = ["onward 🍞", "🍞", "back to it.", "coffee now.", "4am club, checking in.", "crumb report later.",
-         "", "", "", "bread is patience.", "the ovens win again.", "🥐"]
-GERALD = ["gerald is bubbling like he has opinions", "gerald smells of green apples today",
-          "gerald doubled in four hours, show-off", "gerald looked flat and then forgave me",
-          "gerald got fed rye and is very pleased with himself", "gerald tried to escape his jar overnight",
-          "gerald is sluggish, it is cold in the back room", "gerald is eleven years old this spring"]
-GERALD_AFTER = ["", "i am told this is normal.", "we are not the same.", "proud of him honestly.",
-                "he is the real head baker.", "someone give him a raise.", "i fed him extra."]
-HILLS = ["marrow hill", "the old quarry road", "sallow lane", "the long drag out of fernhollow",
-         "the ridge above the mill", "the back road to upper marrow"]
-RIDE = ["legs empty, lungs full", "headwind the whole way", "a hare raced me and won",
-        "the mist sat in the valley like proving dough", "new personal best by eleven seconds",
-        "stopped halfway to look at the sheep", "my chain complained the whole way",
-        "it was raining sideways", "pim dropped me on the last bend", "granny gear and no shame"]
-RIDE_END = ["🚲", "worth it.", "marrow hill: 1, me: 0.", "marrow hill: 0, me: 1. finally.",
-            "bread tastes better after a climb.", "", "back in time for the second bake."]
-WEATHER = ["rain in fernhollow again", "fog so thick the church vanished", "first frost on the market square",
-           "sun on the sallow for once", "wind trying to take the shop sign", "grey and drizzly, perfect proving weather",
-           "properly hot in the bakery today", "snow on marrow hill"]
-WEATHER_AFTER = ["the dough loves it.", "the dough hates it.", "biscuit refuses to go outside.",
-                 "everyone wants soup and bread.", "the queue is still out the door.", "my hair has given up."]
-SHOP = ["a small boy asked if the croissants were alive", "regular ordered 'the usual' and i panicked",
-        "someone paid for the next customer's loaf", "sold out of rye by nine",
-        "a man asked for gluten free sourdough with extra gluten", "the cafe took every last focaccia",
-        "a dog waited outside with perfect manners for his biscuit", "the till jammed and we did sums by hand",
-        "someone asked what the crooked loaf is crooked about", "a tourist photographed the bread for ten minutes"]
-SHOP_AFTER = ["love this town.", "fernhollow, never change.", "honestly the best part of the job.",
-              "i need a nap.", "we laughed for an hour.", "", "writing that one down."]
-BISCUIT = ["biscuit has claimed the flour sack again", "biscuit knocked the timer off the shelf at 3am",
-           "biscuit sat on my cycling jersey so i could not leave", "biscuit is judging my lamination",
-           "biscuit caught a moth and brought it to bed", "biscuit only respects the oven"]
-MARKET = ["saturday market stall is up", "market day, sold out of knots by ten", "rained on the market but people came",
-          "new stall neighbours sell cheese, this is dangerous", "market crowd wanted the olive loaf"]
-WHEN = ["this morning", "before the market", "between the rye and the croissants", "at 3am", "on my day off",
-        "while the ovens warmed up", "after the second bake", "on the way up marrow hill", "all week",
-        "during the lunch rush", "just now", "again"]
-THOUGHTS = ["the best bread is the one somebody shares", "you cannot rush a loaf or a hill",
-            "every bake is a small argument with the weather", "flour on everything is a lifestyle",
-            "proving dough teaches you to wait", "the town smells of bread at five and that is my fault",
-            "most of baking is cleaning up", "a good crust sings when it cools"]
+BAKES = [
+    "two trays of cinnamon knots",
+    "forty country loaves",
+    "the rye that nobody orders but everybody eats",
+    "a batch of seeded batards",
+    "focaccia with the last of the rosemary",
+    "sixty croissants",
+    "the olive loaves",
+    "three racks of baps",
+    "pain de mie for the cafe",
+    "a very brave brioche",
+    "the spelt loaves",
+    "too many morning buns",
+    "walnut and honey rolls",
+    "fig and fennel loaves",
+]
+SIGNS = [
+    "onward 🍞",
+    "🍞",
+    "back to it.",
+    "coffee now.",
+    "4am club, checking in.",
+    "crumb report later.",
+    "",
+    "",
+    "",
+    "bread is patience.",
+    "the ovens win again.",
+    "🥐",
+]
+GERALD = [
+    "gerald is bubbling like he has opinions",
+    "gerald smells of green apples today",
+    "gerald doubled in four hours, show-off",
+    "gerald looked flat and then forgave me",
+    "gerald got fed rye and is very pleased with himself",
+    "gerald tried to escape his jar overnight",
+    "gerald is sluggish, it is cold in the back room",
+    "gerald is eleven years old this spring",
+]
+GERALD_AFTER = [
+    "",
+    "i am told this is normal.",
+    "we are not the same.",
+    "proud of him honestly.",
+    "he is the real head baker.",
+    "someone give him a raise.",
+    "i fed him extra.",
+]
+HILLS = [
+    "marrow hill",
+    "the old quarry road",
+    "sallow lane",
+    "the long drag out of fernhollow",
+    "the ridge above the mill",
+    "the back road to upper marrow",
+]
+RIDE = [
+    "legs empty, lungs full",
+    "headwind the whole way",
+    "a hare raced me and won",
+    "the mist sat in the valley like proving dough",
+    "new personal best by eleven seconds",
+    "stopped halfway to look at the sheep",
+    "my chain complained the whole way",
+    "it was raining sideways",
+    "pim dropped me on the last bend",
+    "granny gear and no shame",
+]
+RIDE_END = [
+    "🚲",
+    "worth it.",
+    "marrow hill: 1, me: 0.",
+    "marrow hill: 0, me: 1. finally.",
+    "bread tastes better after a climb.",
+    "",
+    "back in time for the second bake.",
+]
+WEATHER = [
+    "rain in fernhollow again",
+    "fog so thick the church vanished",
+    "first frost on the market square",
+    "sun on the sallow for once",
+    "wind trying to take the shop sign",
+    "grey and drizzly, perfect proving weather",
+    "properly hot in the bakery today",
+    "snow on marrow hill",
+]
+WEATHER_AFTER = [
+    "the dough loves it.",
+    "the dough hates it.",
+    "biscuit refuses to go outside.",
+    "everyone wants soup and bread.",
+    "the queue is still out the door.",
+    "my hair has given up.",
+]
+SHOP = [
+    "a small boy asked if the croissants were alive",
+    "regular ordered 'the usual' and i panicked",
+    "someone paid for the next customer's loaf",
+    "sold out of rye by nine",
+    "a man asked for gluten free sourdough with extra gluten",
+    "the cafe took every last focaccia",
+    "a dog waited outside with perfect manners for his biscuit",
+    "the till jammed and we did sums by hand",
+    "someone asked what the crooked loaf is crooked about",
+    "a tourist photographed the bread for ten minutes",
+]
+SHOP_AFTER = [
+    "love this town.",
+    "fernhollow, never change.",
+    "honestly the best part of the job.",
+    "i need a nap.",
+    "we laughed for an hour.",
+    "",
+    "writing that one down.",
+]
+BISCUIT = [
+    "biscuit has claimed the flour sack again",
+    "biscuit knocked the timer off the shelf at 3am",
+    "biscuit sat on my cycling jersey so i could not leave",
+    "biscuit is judging my lamination",
+    "biscuit caught a moth and brought it to bed",
+    "biscuit only respects the oven",
+]
+MARKET = [
+    "saturday market stall is up",
+    "market day, sold out of knots by ten",
+    "rained on the market but people came",
+    "new stall neighbours sell cheese, this is dangerous",
+    "market crowd wanted the olive loaf",
+]
+WHEN = [
+    "this morning",
+    "before the market",
+    "between the rye and the croissants",
+    "at 3am",
+    "on my day off",
+    "while the ovens warmed up",
+    "after the second bake",
+    "on the way up marrow hill",
+    "all week",
+    "during the lunch rush",
+    "just now",
+    "again",
+]
+THOUGHTS = [
+    "the best bread is the one somebody shares",
+    "you cannot rush a loaf or a hill",
+    "every bake is a small argument with the weather",
+    "flour on everything is a lifestyle",
+    "proving dough teaches you to wait",
+    "the town smells of bread at five and that is my fault",
+    "most of baking is cleaning up",
+    "a good crust sings when it cools",
+]
 
-LINKS = [("wrote down the seeded batard recipe, finally", "https://crookedloaf.example/recipes/seeded-batard"),
-         ("the ride up marrow hill this morning", "https://strava.example/activities/marrow-hill"),
-         ("our winter opening hours are up", "https://crookedloaf.example/hours"),
-         ("lovely piece about small bakeries in the valley", "https://fernhollow-gazette.example/bakeries"),
-         ("gerald has a page now. yes really", "https://crookedloaf.example/gerald"),
-         ("fernhollow wheelers spring route", "https://fernwheelers.example/routes/spring")]
+LINKS = [
+    (
+        "wrote down the seeded batard recipe, finally",
+        "https://crookedloaf.example/recipes/seeded-batard",
+    ),
+    ("the ride up marrow hill this morning", "https://strava.example/activities/marrow-hill"),
+    ("our winter opening hours are up", "https://crookedloaf.example/hours"),
+    (
+        "lovely piece about small bakeries in the valley",
+        "https://fernhollow-gazette.example/bakeries",
+    ),
+    ("gerald has a page now. yes really", "https://crookedloaf.example/gerald"),
+    ("fernhollow wheelers spring route", "https://fernwheelers.example/routes/spring"),
+]
 
 HANDWRITTEN = [
     "you know it is a good morning when the first loaf out of the oven crackles before you even touch it",
@@ -149,12 +277,21 @@ REPLIES = [
     "we will have the fig loaves at the market",
 ]
 RETWEETED = [
-    ("fernwheelers", "sunday club ride leaves the market square at 8. all paces welcome, cake stop guaranteed"),
+    (
+        "fernwheelers",
+        "sunday club ride leaves the market square at 8. all paces welcome, cake stop guaranteed",
+    ),
     ("fernhollowmarket", "saturday stalls: bread, cheese, honey, and the return of the pickle man"),
-    ("sallowsidecafe", "our toast is made with bread from the crooked loaf and we will not be taking questions"),
+    (
+        "sallowsidecafe",
+        "our toast is made with bread from the crooked loaf and we will not be taking questions",
+    ),
     ("pim_on_pastry", "lamination day. send help and butter"),
     ("juno_grinds", "new beans from the coast this week, pairs very well with a cinnamon knot"),
-    ("marrowhillkom", "the fastest climb of the month goes to someone who stops for sheep apparently"),
+    (
+        "marrowhillkom",
+        "the fastest climb of the month goes to someone who stops for sheep apparently",
+    ),
     ("rye_and_shine", "every rye loaf is a small miracle of stubbornness"),
 ]
 SHORT = ["4am.", "rain.", "🍞", "up.", "ovens on", "hill.", "biscuit."]
@@ -178,36 +315,77 @@ def _join(*parts: str) -> str:
 
 def composed(rng: random.Random) -> str:
     """One post from the voice's building blocks (short pieces, many combinations)."""
-    kind = rng.choice(["bake", "bake", "gerald", "ride", "ride", "weather", "shop", "shop", "biscuit",
-                       "market", "thought"])
+    kind = rng.choice(
+        [
+            "bake",
+            "bake",
+            "gerald",
+            "ride",
+            "ride",
+            "weather",
+            "shop",
+            "shop",
+            "biscuit",
+            "market",
+            "thought",
+        ]
+    )
     if kind == "bake":
-        return _join(f"{_pick(rng, TIMES)} and the ovens are {_pick(rng, OVENS)}.",
-                     f"today: {_pick(rng, BAKES)} and {_pick(rng, BAKES)}.", _pick(rng, SIGNS))
+        return _join(
+            f"{_pick(rng, TIMES)} and the ovens are {_pick(rng, OVENS)}.",
+            f"today: {_pick(rng, BAKES)} and {_pick(rng, BAKES)}.",
+            _pick(rng, SIGNS),
+        )
     if kind == "gerald":
-        return _join(f"{_pick(rng, GERALD)} {_pick(rng, WHEN)}.", _pick(rng, GERALD_AFTER), _pick(rng, SIGNS[:4]))
+        return _join(
+            f"{_pick(rng, GERALD)} {_pick(rng, WHEN)}.",
+            _pick(rng, GERALD_AFTER),
+            _pick(rng, SIGNS[:4]),
+        )
     if kind == "ride":
         km = rng.randrange(18, 65)
-        return _join(f"{km}km before the second bake, up {_pick(rng, HILLS)}.", f"{_pick(rng, RIDE)}.",
-                     _pick(rng, RIDE_END))
+        return _join(
+            f"{km}km before the second bake, up {_pick(rng, HILLS)}.",
+            f"{_pick(rng, RIDE)}.",
+            _pick(rng, RIDE_END),
+        )
     if kind == "weather":
-        return _join(f"{_pick(rng, WEATHER)} {_pick(rng, WHEN)}.", _pick(rng, WEATHER_AFTER), _pick(rng, SIGNS))
+        return _join(
+            f"{_pick(rng, WEATHER)} {_pick(rng, WHEN)}.",
+            _pick(rng, WEATHER_AFTER),
+            _pick(rng, SIGNS),
+        )
     if kind == "shop":
-        return _join(f"{_pick(rng, WHEN)} at the counter {_pick(rng, SHOP)}.", _pick(rng, SHOP_AFTER))
+        return _join(
+            f"{_pick(rng, WHEN)} at the counter {_pick(rng, SHOP)}.", _pick(rng, SHOP_AFTER)
+        )
     if kind == "biscuit":
-        return _join(f"{_pick(rng, BISCUIT)} {_pick(rng, WHEN)}.",
-                     _pick(rng, ["", "typical.", "she is in charge here.", "🐈", "i have no rights in this house."]))
+        return _join(
+            f"{_pick(rng, BISCUIT)} {_pick(rng, WHEN)}.",
+            _pick(
+                rng,
+                ["", "typical.", "she is in charge here.", "🐈", "i have no rights in this house."],
+            ),
+        )
     if kind == "market":
-        return _join(f"{_pick(rng, MARKET)}.", f"bring a bag, we have {_pick(rng, BAKES)}.", _pick(rng, SIGNS))
-    return _join(f"thought {_pick(rng, WHEN)}: {_pick(rng, THOUGHTS)}.",
-                 _pick(rng, ["", "that is the whole thought.", "anyway.", "🍞", "back to the dough."]))
+        return _join(
+            f"{_pick(rng, MARKET)}.",
+            f"bring a bag, we have {_pick(rng, BAKES)}.",
+            _pick(rng, SIGNS),
+        )
+    return _join(
+        f"thought {_pick(rng, WHEN)}: {_pick(rng, THOUGHTS)}.",
+        _pick(rng, ["", "that is the whole thought.", "anyway.", "🍞", "back to the dough."]),
+    )
 
 
 # ------------------------------------------------------------------------------ tweet records
 
 
 def _tco(rng: random.Random) -> str:
-    return "https://t.co/" + "".join(rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-                                     for _ in range(10))
+    return "https://t.co/" + "".join(
+        rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10)
+    )
 
 
 def _snowflake(when: datetime, seq: int) -> str:
@@ -222,22 +400,44 @@ def _tweet(when: datetime, seq: int, text: str, *, urls=(), mentions=(), reply_t
     ents_urls = []
     for url, expanded in urls:
         start = full_text.index(url)
-        ents_urls.append({"url": url, "expanded_url": expanded,
-                          "display_url": expanded.split("//", 1)[1][:26] + ("…" if len(expanded) > 34 else ""),
-                          "indices": [str(start), str(start + len(url))]})
+        ents_urls.append(
+            {
+                "url": url,
+                "expanded_url": expanded,
+                "display_url": expanded.split("//", 1)[1][:26]
+                + ("…" if len(expanded) > 34 else ""),
+                "indices": [str(start), str(start + len(url))],
+            }
+        )
     ents_mentions = []
     for handle in mentions:
         start = full_text.index("@" + handle)
-        ents_mentions.append({"name": handle.replace("_", " ").title(), "screen_name": handle,
-                              "indices": [str(start), str(start + len(handle) + 1)],
-                              "id_str": FRIEND_IDS[handle], "id": FRIEND_IDS[handle]})
+        ents_mentions.append(
+            {
+                "name": handle.replace("_", " ").title(),
+                "screen_name": handle,
+                "indices": [str(start), str(start + len(handle) + 1)],
+                "id_str": FRIEND_IDS[handle],
+                "id": FRIEND_IDS[handle],
+            }
+        )
     t = {
-        "edit_info": {"initial": {"editTweetIds": [tid], "editableUntil":
-                                  (when + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                                  "editsRemaining": "5", "isEditEligible": True}},
+        "edit_info": {
+            "initial": {
+                "editTweetIds": [tid],
+                "editableUntil": (when + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "editsRemaining": "5",
+                "isEditEligible": True,
+            }
+        },
         "retweeted": False,
         "source": SOURCE,
-        "entities": {"hashtags": [], "symbols": [], "user_mentions": ents_mentions, "urls": ents_urls},
+        "entities": {
+            "hashtags": [],
+            "symbols": [],
+            "user_mentions": ents_mentions,
+            "urls": ents_urls,
+        },
         "display_text_range": ["0", str(len(text))],
         "favorite_count": str(seq * 7 % 23),
         "id_str": tid,
@@ -251,9 +451,15 @@ def _tweet(when: datetime, seq: int, text: str, *, urls=(), mentions=(), reply_t
     }
     if reply_to:
         handle, status = reply_to
-        t.update({"in_reply_to_status_id_str": status, "in_reply_to_status_id": status,
-                  "in_reply_to_user_id": FRIEND_IDS[handle], "in_reply_to_user_id_str": FRIEND_IDS[handle],
-                  "in_reply_to_screen_name": handle})
+        t.update(
+            {
+                "in_reply_to_status_id_str": status,
+                "in_reply_to_status_id": status,
+                "in_reply_to_user_id": FRIEND_IDS[handle],
+                "in_reply_to_user_id_str": FRIEND_IDS[handle],
+                "in_reply_to_screen_name": handle,
+            }
+        )
     return t
 
 
@@ -263,9 +469,18 @@ def build_posts(rng: random.Random) -> tuple[list[dict], list[dict]]:
     texts += [(t, {}) for t in HANDWRITTEN]
     for text in REPLIES * 3:
         who = rng.sample(FRIENDS, rng.choice([1, 1, 1, 2]))
-        text = _join(text, _pick(rng, ["", "", "🍞", "thank you!", "see you soon.", "x", "honestly."]))
-        texts.append((" ".join("@" + h for h in who) + " " + text,
-                      {"mentions": who, "reply": (who[0], str(1200000000000000000 + rng.randrange(10**15)))}))
+        text = _join(
+            text, _pick(rng, ["", "", "🍞", "thank you!", "see you soon.", "x", "honestly."])
+        )
+        texts.append(
+            (
+                " ".join("@" + h for h in who) + " " + text,
+                {
+                    "mentions": who,
+                    "reply": (who[0], str(1200000000000000000 + rng.randrange(10**15))),
+                },
+            )
+        )
     for who, text in RETWEETED * 2:
         texts.append((f"RT @{who}: {text}", {"mentions": [who]}))
     for text, url in LINKS:
@@ -287,18 +502,43 @@ def build_posts(rng: random.Random) -> tuple[list[dict], list[dict]]:
         elif meta.get("note"):
             url = _tco(rng)
             cut = text[:272].rsplit(" ", 1)[0]
-            tweets.append(_tweet(when, seq, f"{cut}… {url}",
-                                 urls=[(url, f"https://twitter.com/i/web/status/{_snowflake(when, seq)}")]))
-            notes.append({"noteTweet": {
-                "noteTweetId": _snowflake(when, seq + 9999),
-                "updatedAt": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "lifecycle": {"value": "1", "name": "Active", "originalName": "Active", "annotations": {}},
-                "createdAt": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "core": {"styletags": [], "urls": [], "text": text, "mentions": [], "cashtags": [],
-                         "hashtags": []}}})
+            tweets.append(
+                _tweet(
+                    when,
+                    seq,
+                    f"{cut}… {url}",
+                    urls=[(url, f"https://twitter.com/i/web/status/{_snowflake(when, seq)}")],
+                )
+            )
+            notes.append(
+                {
+                    "noteTweet": {
+                        "noteTweetId": _snowflake(when, seq + 9999),
+                        "updatedAt": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                        "lifecycle": {
+                            "value": "1",
+                            "name": "Active",
+                            "originalName": "Active",
+                            "annotations": {},
+                        },
+                        "createdAt": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                        "core": {
+                            "styletags": [],
+                            "urls": [],
+                            "text": text,
+                            "mentions": [],
+                            "cashtags": [],
+                            "hashtags": [],
+                        },
+                    }
+                }
+            )
         else:
-            tweets.append(_tweet(when, seq, text, mentions=meta.get("mentions", ()),
-                                 reply_to=meta.get("reply")))
+            tweets.append(
+                _tweet(
+                    when, seq, text, mentions=meta.get("mentions", ()), reply_to=meta.get("reply")
+                )
+            )
     return [{"tweet": t} for t in reversed(tweets)], notes
 
 
@@ -329,16 +569,42 @@ def avatar_png() -> bytes:
 def archive_members() -> dict[str, bytes]:
     rng = random.Random(SEED)
     tweets, notes = build_posts(rng)
-    account = [{"account": {"email": None, "createdVia": "web", "username": HANDLE, "accountId": ACCOUNT_ID,
-                            "createdAt": "2019-09-14T06:02:11.000Z", "accountDisplayName": NAME}}]
-    profile = [{"profile": {"description": {
-        "bio": "early shift at the crooked loaf in fernhollow 🍞 sourdough, marrow hill, a cat called biscuit. "
-               "(fictional account, made up for the tweettwin demo)",
-        "website": "https://crookedloaf.example", "location": "Fernhollow"},
-        "avatarMediaUrl": f"./data/profile_media/{AVATAR}"}}]
+    account = [
+        {
+            "account": {
+                "email": None,
+                "createdVia": "web",
+                "username": HANDLE,
+                "accountId": ACCOUNT_ID,
+                "createdAt": "2019-09-14T06:02:11.000Z",
+                "accountDisplayName": NAME,
+            }
+        }
+    ]
+    profile = [
+        {
+            "profile": {
+                "description": {
+                    "bio": "early shift at the crooked loaf in fernhollow 🍞 sourdough, marrow hill, a cat called biscuit. "
+                    "(fictional account, made up for the tweettwin demo)",
+                    "website": "https://crookedloaf.example",
+                    "location": "Fernhollow",
+                },
+                "avatarMediaUrl": f"./data/profile_media/{AVATAR}",
+            }
+        }
+    ]
 
     def files(name, glob, count):
-        return {"files": [{"fileName": f"data/{name}.js", "globalName": f"YTD.{glob}.part0", "count": str(count)}]}
+        return {
+            "files": [
+                {
+                    "fileName": f"data/{name}.js",
+                    "globalName": f"YTD.{glob}.part0",
+                    "count": str(count),
+                }
+            ]
+        }
 
     members = {
         "data/account.js": _ytd("account", account),
@@ -349,21 +615,29 @@ def archive_members() -> dict[str, bytes]:
     }
     manifest = {
         "userInfo": {"accountId": ACCOUNT_ID, "userName": HANDLE, "displayName": NAME},
-        "archiveInfo": {"sizeBytes": str(sum(map(len, members.values()))),
-                        "generationDate": GENERATED.strftime("%Y-%m-%dT%H:%M:%S.") + "313Z",
-                        "isPartialArchive": False, "maxPartSizeBytes": "53687091200"},
+        "archiveInfo": {
+            "sizeBytes": str(sum(map(len, members.values()))),
+            "generationDate": GENERATED.strftime("%Y-%m-%dT%H:%M:%S.") + "313Z",
+            "isPartialArchive": False,
+            "maxPartSizeBytes": "53687091200",
+        },
         "readmeInfo": {"fileName": "data/README.txt", "directory": "data/", "name": "README.txt"},
-        "dataTypes": {"account": files("account", "account", 1),
-                      "noteTweet": files("note-tweet", "note_tweet", len(notes)),
-                      "profile": {**files("profile", "profile", 1), "mediaDirectory": "data/profile_media"},
-                      "tweets": {**files("tweets", "tweets", len(tweets)), "mediaDirectory": "data/tweets_media"}},
+        "dataTypes": {
+            "account": files("account", "account", 1),
+            "noteTweet": files("note-tweet", "note_tweet", len(notes)),
+            "profile": {**files("profile", "profile", 1), "mediaDirectory": "data/profile_media"},
+            "tweets": {
+                **files("tweets", "tweets", len(tweets)),
+                "mediaDirectory": "data/tweets_media",
+            },
+        },
     }
     body = json.dumps(manifest, indent=2, ensure_ascii=False).replace('": ', '" : ')
     members["data/manifest.js"] = f"window.__THAR_CONFIG = {body}".encode()
     members["data/README.txt"] = (
-        "A FICTIONAL X/Twitter archive written by tweettwin's examples/make_sample_archive.py.\n"
-        "Odile Brackwater, @odile_bakes, the Crooked Loaf and Fernhollow are made up.\n"
-    ).encode()
+        b"A FICTIONAL X/Twitter archive written by tweettwin's examples/make_sample_archive.py.\n"
+        b"Odile Brackwater, @odile_bakes, the Crooked Loaf and Fernhollow are made up.\n"
+    )
     return dict(sorted(members.items()))
 
 
@@ -384,7 +658,9 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=OUT)
-    parser.add_argument("--check", action="store_true", help="compare with the existing file instead of writing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the existing file instead of writing"
+    )
     args = parser.parse_args(argv)
     data = zip_bytes(archive_members())
     if args.check:
@@ -392,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.output}: {'up to date' if same else 'DIFFERS; rerun without --check'}")
         return 0 if same else 1
     args.output.write_bytes(data)
-    print(f"wrote {args.output} ({len(data) / 1024:.0f} KiB, sha256 {hashlib.sha256(data).hexdigest()[:12]})")
+    print(
+        f"wrote {args.output} ({len(data) / 1024:.0f} KiB, sha256 {hashlib.sha256(data).hexdigest()[:12]})"
+    )
     return 0
 
 

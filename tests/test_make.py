@@ -29,7 +29,9 @@ def test_make_refuses_an_existing_model_folder_before_any_work(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _embedded_available(), reason="needs torch and the embedded base model wheel")
+@pytest.mark.skipif(
+    not _embedded_available(), reason="needs torch and the embedded base model wheel"
+)
 def test_make_end_to_end_with_the_embedded_model(tmp_path):
     res = CliRunner().invoke(cli, ["make", str(SAMPLE), "--max-steps", "3", "-n", "4", "--json"])
     assert res.exit_code == 0, res.output
@@ -37,8 +39,15 @@ def test_make_end_to_end_with_the_embedded_model(tmp_path):
     model = Path(out["model_dir"])
     assert model == tmp_path / "workspace" / "odile_bakes" / "model"
     assert Path(out["dataset_dir"]) == model.parent / "data"
-    for name in ("model.safetensors", "config.json", "generation_config.json", "training.json",
-                 "novelty.json", "README.md", "samples.json"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "generation_config.json",
+        "training.json",
+        "novelty.json",
+        "README.md",
+        "samples.json",
+    ):
         assert (model / name).is_file(), name
     samples = json.loads((model / "samples.json").read_text())
     assert samples["prompt"] == "My dream is" and samples["samples"] == out["samples"]["posts"]

@@ -11,7 +11,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("make_sample_archive", EXAMPLES / "make_sample_archive.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_sample_archive", EXAMPLES / "make_sample_archive.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -34,11 +36,17 @@ def test_it_has_the_real_export_layout():
     assert text.startswith("window.YTD.tweets.part0 = [")
     tweets = [row["tweet"] for row in json.loads(text[text.index("[") :])]
     assert 450 <= len(tweets) <= 600
-    assert all(isinstance(t["id_str"], str) and isinstance(t["favorite_count"], str) for t in tweets)
+    assert all(
+        isinstance(t["id_str"], str) and isinstance(t["favorite_count"], str) for t in tweets
+    )
     assert any(t["full_text"].startswith("RT @") for t in tweets)
     assert any("in_reply_to_status_id_str" in t and t["full_text"].startswith("@") for t in tweets)
     assert any("&amp;" in t["full_text"] for t in tweets)
-    assert any(u["url"].startswith("https://t.co/") and u["expanded_url"] for t in tweets for u in t["entities"]["urls"])
+    assert any(
+        u["url"].startswith("https://t.co/") and u["expanded_url"]
+        for t in tweets
+        for u in t["entities"]["urls"]
+    )
     assert zf.read("data/note-tweet.js").startswith(b"window.YTD.note_tweet.part0 = [")
     assert zf.read("data/manifest.js").startswith(b"window.__THAR_CONFIG = {")
     assert any(n.startswith("data/profile_media/") and n.endswith(".png") for n in zf.namelist())

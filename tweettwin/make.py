@@ -79,9 +79,13 @@ def make(
     config = dataclasses.replace(train_config or TrainConfig(), overwrite=overwrite, resume=False)
     if output is not None:
         _refuse_existing(Path(output), overwrite)
-    record = {"sources": [str(s) for s in sources], "output": str(output) if output else None,
-              "prompt": prompt, "train": config.to_dict(),
-              "prepare": (prepare_options or PrepareOptions()).to_dict()}
+    record = {
+        "sources": [str(s) for s in sources],
+        "output": str(output) if output else None,
+        "prompt": prompt,
+        "train": config.to_dict(),
+        "prepare": (prepare_options or PrepareOptions()).to_dict(),
+    }
     with start_run("make", record, report_to=report_to) as run:
         stage("prepare")
         prepared = prepare(list(sources), None, prepare_options, source_options=source_options)
@@ -95,7 +99,8 @@ def make(
         trained = train(prepared.output, model_dir, config, tracker=run, progress=progress)
         run.log_model(model_dir)
         run.set_lineage(
-            dataset_dir=str(prepared.output), model_dir=str(model_dir),
+            dataset_dir=str(prepared.output),
+            model_dir=str(model_dir),
             dataset_hash=trained.training["dataset"]["content_hash"],
             base_model=trained.training["base_model"]["model_id"],
             base_model_hash=trained.training["base_model"]["weights_sha256"],
@@ -113,8 +118,13 @@ def make(
     return MakeResult(model_dir, prepared.output, prepared, trained, samples, prompt, run_id)
 
 
-def write_samples(model_dir: str | os.PathLike, prompt: str = DEFAULT_PROMPT, n: int = N_SAMPLES,
-                  *, seed: int | None = None):
+def write_samples(
+    model_dir: str | os.PathLike,
+    prompt: str = DEFAULT_PROMPT,
+    n: int = N_SAMPLES,
+    *,
+    seed: int | None = None,
+):
     """Sample ``n`` posts (novelty guard on) and save them as the folder's ``samples.json``."""
     from tweettwin.card import write_samples as save
     from tweettwin.ml.twin import Twin

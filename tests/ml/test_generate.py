@@ -25,8 +25,14 @@ MEMORISED = [p["text"] for p in synthetic_posts(3, seed=5)]
 
 def _train(base, tmp, posts, out, **kw):
     write_dataset(tmp / f"{out}-data", posts)
-    cfg = dict(base_model=str(base), block_size=64, batch_size=2, learning_rate=3e-3,
-               save_dtype="float32", checkpoint_minutes=60)
+    cfg = dict(
+        base_model=str(base),
+        block_size=64,
+        batch_size=2,
+        learning_rate=3e-3,
+        save_dtype="float32",
+        checkpoint_minutes=60,
+    )
     train(tmp / f"{out}-data", tmp / out, TrainConfig(**{**cfg, **kw}), progress=False)
     return tmp / out
 
@@ -34,15 +40,24 @@ def _train(base, tmp, posts, out, **kw):
 @pytest.fixture(scope="session")
 def twin_dir(tiny_model_dir, tmp_path_factory):
     """A tiny model folder written by `tweettwin train`, as users get it."""
-    return _train(tiny_model_dir, tmp_path_factory.mktemp("twin"), synthetic_posts(), "model", epochs=2)
+    return _train(
+        tiny_model_dir, tmp_path_factory.mktemp("twin"), synthetic_posts(), "model", epochs=2
+    )
 
 
 @pytest.fixture(scope="session")
 def memorised_dir(tiny_model_dir, tmp_path_factory):
     """A model that learnt three posts by heart: its samples are mostly copies."""
     posts = [dict(p, text=MEMORISED[i % 3]) for i, p in enumerate(synthetic_posts(90))]
-    return _train(tiny_model_dir, tmp_path_factory.mktemp("mem"), posts, "model",
-                  learning_rate=1e-2, max_steps=40, early_stopping_patience=None)
+    return _train(
+        tiny_model_dir,
+        tmp_path_factory.mktemp("mem"),
+        posts,
+        "model",
+        learning_rate=1e-2,
+        max_steps=40,
+        early_stopping_patience=None,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +112,15 @@ def test_other_architectures_fall_back_to_transformers_generate(tiny_model_dir, 
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    cfg = GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=128,
-                     bos_token_id=0, eos_token_id=0)
+    cfg = GPT2Config(
+        vocab_size=len(tok),
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        n_positions=128,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     GPT2LMHeadModel(cfg).save_pretrained(tmp_path / "gpt2")
     tok.save_pretrained(tmp_path / "gpt2")
     twin = Twin.load(tmp_path / "gpt2")
@@ -115,7 +137,9 @@ def test_load_round_trip_uses_the_folder_settings(twin, twin_dir):
     gen = json.loads((twin_dir / "generation_config.json").read_text())
     assert twin.tokenizer.convert_ids_to_tokens(twin.sep_id) == training["separator"] == SEPARATOR
     assert twin.sampler.path == "lean-llama"
-    assert twin.defaults == SamplingOptions(gen["temperature"], gen["top_k"], gen["top_p"], gen["max_new_tokens"])
+    assert twin.defaults == SamplingOptions(
+        gen["temperature"], gen["top_k"], gen["top_p"], gen["max_new_tokens"]
+    )
     assert twin.novelty is not None
 
 
@@ -137,7 +161,9 @@ def test_greedy_top_k_1_and_tiny_top_p_agree(twin):
     greedy = twin.generate("Honestly", n=3, temperature=0, novelty=False).posts
     assert len(set(greedy)) == 1
     assert twin.generate("Honestly", n=3, top_k=1, seed=1, novelty=False).posts == greedy
-    assert twin.generate("Honestly", n=3, top_k=0, top_p=1e-6, seed=2, novelty=False).posts == greedy
+    assert (
+        twin.generate("Honestly", n=3, top_k=0, top_p=1e-6, seed=2, novelty=False).posts == greedy
+    )
     sampled = twin.generate("Honestly", n=6, temperature=1.5, top_k=0, top_p=1.0, seed=1).posts
     assert len(set(sampled)) > 1
 
@@ -151,7 +177,9 @@ def test_max_new_tokens_bounds_each_sample(twin):
 
 def test_samples_end_at_the_separator(twin):
     ids = twin.tokenizer("Just", add_special_tokens=False).input_ids
-    outs = twin.sampler.sample([twin.sep_id, *ids], 8, SamplingOptions(max_new_tokens=60), twin.stop_ids, seed=0)
+    outs = twin.sampler.sample(
+        [twin.sep_id, *ids], 8, SamplingOptions(max_new_tokens=60), twin.stop_ids, seed=0
+    )
     assert all(twin.sep_id not in o for o in outs)
     assert any(len(o) < 60 for o in outs)  # the tiny model learnt to end its posts
 
@@ -182,7 +210,9 @@ def test_bad_options_are_clear_errors(twin, tmp_path):
 
 def test_author_tags_write_as_the_chosen_author(tiny_model_dir, tmp_path):
     posts = synthetic_posts(120, author="ann") + synthetic_posts(120, seed=1, author="bob")
-    twin = Twin.load(_train(tiny_model_dir, tmp_path, posts, "tagged", max_steps=10, author_tags=True))
+    twin = Twin.load(
+        _train(tiny_model_dir, tmp_path, posts, "tagged", max_steps=10, author_tags=True)
+    )
     assert twin.authors == ["ann", "bob"]
     result = twin.generate("Today", n=4, author="@bob", seed=0)
     assert result.author == "bob"
@@ -219,7 +249,9 @@ def test_missing_index_asks_to_turn_the_guard_off(twin_dir, tmp_path):
 
 
 def test_cli_generate_json(memorised_dir):
-    res = CliRunner().invoke(cli, ["generate", str(memorised_dir), "-n", "6", "--seed", "1", "--json"])
+    res = CliRunner().invoke(
+        cli, ["generate", str(memorised_dir), "-n", "6", "--seed", "1", "--json"]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert {"posts", "rejected", "seconds"} <= out.keys()
@@ -228,9 +260,26 @@ def test_cli_generate_json(memorised_dir):
 
 
 def test_cli_generate_prints_one_post_per_line(twin_dir):
-    res = CliRunner().invoke(cli, ["generate", str(twin_dir), "My dream is", "-n", "4", "--seed", "2",
-                                   "--temperature", "0.8", "--top-p", "0.9", "--top-k", "20",
-                                   "--max-new-tokens", "30"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            str(twin_dir),
+            "My dream is",
+            "-n",
+            "4",
+            "--seed",
+            "2",
+            "--temperature",
+            "0.8",
+            "--top-p",
+            "0.9",
+            "--top-k",
+            "20",
+            "--max-new-tokens",
+            "30",
+        ],
+    )
     assert res.exit_code == 0, res.output
     lines = res.stdout.strip().split("\n")
     assert len(lines) == 4 and all(line.startswith("My dream is") for line in lines)

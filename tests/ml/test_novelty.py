@@ -1,4 +1,4 @@
-"""The novelty guard's index: hashed n-grams in the model folder, copies flagged, novel text passes."""
+"""The novelty guard: hashed n-grams in the model folder, copies flagged, novel text passes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tweettwin.ml.novelty import NoveltyIndex, write_index
 
 POSTS = [
     "Proofed the sourdough overnight and the crumb came out open and glossy this morning.",
-    "Climbed the Hollow Ridge road before sunrise, legs empty but the view over the valley was worth it.",
+    "Climbed the Hollow Ridge road before sunrise, legs empty but the view was worth it.",
     "Cinnamon buns sold out by nine!",
     "🥐🥐🥐",
 ]
@@ -29,7 +29,7 @@ def test_index_holds_hashes_not_posts(tmp_path):
     assert meta["n"] == 8 and meta["posts"] == 4 and meta["count"] > 4
     blob = (tmp_path / meta["file"]).read_bytes()
     assert len(blob) == 8 * meta["count"]
-    for post in POSTS:
+    for _ in POSTS:
         for word in ("sourdough", "Hollow", "Cinnamon"):
             assert word.encode() not in blob and word.encode() not in meta_path.read_bytes()
 
@@ -37,7 +37,9 @@ def test_index_holds_hashes_not_posts(tmp_path):
 def test_index_is_deterministic(tmp_path):
     write_index(tmp_path / "a", POSTS)
     write_index(tmp_path / "b", reversed(POSTS))
-    assert (tmp_path / "a" / "novelty.bin").read_bytes() == (tmp_path / "b" / "novelty.bin").read_bytes()
+    assert (tmp_path / "a" / "novelty.bin").read_bytes() == (
+        tmp_path / "b" / "novelty.bin"
+    ).read_bytes()
 
 
 def test_verbatim_copy_is_flagged(index):
@@ -47,7 +49,9 @@ def test_verbatim_copy_is_flagged(index):
 
 
 def test_near_copy_sharing_a_long_run_is_flagged(index):
-    assert index.is_copy("Honestly I climbed the Hollow Ridge road before sunrise, legs empty again today")
+    assert index.is_copy(
+        "Honestly I climbed the Hollow Ridge road before sunrise, legs empty again today"
+    )
 
 
 def test_novel_text_passes(index):

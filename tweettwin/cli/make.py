@@ -20,24 +20,55 @@ _STAGES = {
 
 @cli.command(name="make")
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
-@click.option("-o", "--output", type=click.Path(file_okay=False),
-              help="Model folder to write [default: <workspace>/<handle>/model].")
-@click.option("--overwrite", is_flag=True, help="Replace an existing model folder (only once the new one is complete).")
-@click.option("--prompt", default="My dream is", show_default=True, help="Prompt for the sample posts.")
-@click.option("-n", "--samples", "n_samples", type=click.IntRange(min=1), default=10, show_default=True,
-              help="How many sample posts to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Model folder to write [default: <workspace>/<handle>/model].",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing model folder (only once the new one is complete).",
+)
+@click.option(
+    "--prompt", default="My dream is", show_default=True, help="Prompt for the sample posts."
+)
+@click.option(
+    "-n",
+    "--samples",
+    "n_samples",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="How many sample posts to write.",
+)
 @click.option("--base-model", default="embedded", show_default=True, help=_h("base_model"))
-@click.option("--method", type=click.Choice(METHODS), default="full", show_default=True, help=_h("method"))
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), help=_h("epochs") + "  [default: 2]")
+@click.option(
+    "--method", type=click.Choice(METHODS), default="full", show_default=True, help=_h("method")
+)
+@click.option(
+    "--epochs", type=click.FloatRange(min=0, min_open=True), help=_h("epochs") + "  [default: 2]"
+)
 @click.option("--max-steps", type=click.IntRange(min=1), help=_h("max_steps"))
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), help=_h("max_minutes"))
-@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), help=_h("learning_rate"))
+@click.option(
+    "--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), help=_h("learning_rate")
+)
 @click.option("--author-tags", is_flag=True, default=None, help=_h("author_tags"))
 @click.option("--seed", type=int, help=_h("seed") + "  [default: 42]")
-@click.option("--report-to", multiple=True, metavar="NAME",
-              help="Also send metrics to wandb, mlflow or tensorboard (repeatable or comma-separated).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
-def make_command(sources, output, overwrite, prompt, n_samples, report_to, as_json, **train_options):
+@click.option(
+    "--report-to",
+    multiple=True,
+    metavar="NAME",
+    help="Also send metrics to wandb, mlflow or tensorboard (repeatable or comma-separated).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout."
+)
+def make_command(
+    sources, output, overwrite, prompt, n_samples, report_to, as_json, **train_options
+):
     """Turn SOURCEs (an X archive, a Mastodon export, CSV/JSON/text files) into a model folder.
 
     Runs `prepare`, `train` and `card`, then prints sample posts. The dataset goes to
@@ -50,22 +81,31 @@ def make_command(sources, output, overwrite, prompt, n_samples, report_to, as_js
     console = Console(stderr=True)
     config = TrainConfig(**{k: v for k, v in train_options.items() if v is not None})
     result = make(
-        list(sources), output, train_config=config, prompt=prompt, n_samples=n_samples,
-        overwrite=overwrite, report_to=report_to,
+        list(sources),
+        output,
+        train_config=config,
+        prompt=prompt,
+        n_samples=n_samples,
+        overwrite=overwrite,
+        report_to=report_to,
         on_stage=lambda stage: console.rule(f"[bold]{_STAGES[stage]}", align="left"),
     )
     console.print(_table(result))
     if len(result.samples.posts) < n_samples:
-        console.print(f"[yellow]Only {len(result.samples.posts)} of {n_samples} samples were new posts "
-                      "(the others copied training posts or were empty).[/yellow]")
+        console.print(
+            f"[yellow]Only {len(result.samples.posts)} of {n_samples} samples were new posts "
+            "(the others copied training posts or were empty).[/yellow]"
+        )
     m = result.trained.metrics
     console.print(
         f"Validation loss {m['base_val_loss']:.3f} -> {m['best_val_loss']:.3f} in "
         f"{result.trained.wall_time_s / 60:.1f} min. Model: [bold]{result.model_dir}[/] "
-        f"(try: tweettwin generate {result.model_dir} \"{prompt}\")",
+        f'(try: tweettwin generate {result.model_dir} "{prompt}")',
         highlight=False,
     )
-    click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else str(result.model_dir))
+    click.echo(
+        json.dumps(result.to_dict(), ensure_ascii=False) if as_json else str(result.model_dir)
+    )
 
 
 def _table(result):

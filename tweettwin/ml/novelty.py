@@ -79,8 +79,15 @@ def write_index(model_dir: str | Path, texts: Iterable[str], n: int = DEFAULT_N)
         data.byteswap()
     with atomic_file(model_dir / DATA_FILE, "wb") as fh:
         fh.write(data.tobytes())
-    meta = {"format": FORMAT, "version": VERSION, "n": n, "hash": HASH, "count": len(data),
-            "posts": posts, "file": DATA_FILE}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "n": n,
+        "hash": HASH,
+        "count": len(data),
+        "posts": posts,
+        "file": DATA_FILE,
+    }
     path = model_dir / META_FILE
     with atomic_file(path) as fh:
         fh.write(json.dumps(meta, indent=2) + "\n")
@@ -117,8 +124,14 @@ class NoveltyIndex:
                 "or turn the guard off (--no-novelty-guard)"
             ) from None
         except (OSError, ValueError) as ex:
-            raise ModelError(f"{meta_path}: unreadable novelty index ({ex}); retrain the model") from None
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION or meta.get("hash") != HASH:
+            raise ModelError(
+                f"{meta_path}: unreadable novelty index ({ex}); retrain the model"
+            ) from None
+        if (
+            meta.get("format") != FORMAT
+            or meta.get("version") != VERSION
+            or meta.get("hash") != HASH
+        ):
             raise ModelError(
                 f"{meta_path}: unsupported novelty index (format {meta.get('format')!r} version "
                 f"{meta.get('version')!r}); upgrade tweettwin or retrain the model"

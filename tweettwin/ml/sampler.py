@@ -31,7 +31,9 @@ class SamplingOptions:
 # ----------------------------------------------------------------------------------- sampling step
 
 
-def pick_tokens(logits: torch.Tensor, opts: SamplingOptions, generator: torch.Generator | None) -> torch.Tensor:
+def pick_tokens(
+    logits: torch.Tensor, opts: SamplingOptions, generator: torch.Generator | None
+) -> torch.Tensor:
     """Choose one token per row of ``logits`` [B, V]: greedy, or temperature + top-k + top-p."""
     if opts.temperature <= 0:
         return logits.argmax(-1)
@@ -160,7 +162,7 @@ class LeanLlama:
 
     @torch.inference_mode()
     def prefill(self, ids: Sequence[int], batch: int, capacity: int) -> torch.Tensor:
-        """Run the prompt once, fill a KV cache for ``batch`` rows; return last logits [V] (fp32)."""
+        """Run the prompt once, fill a KV cache for ``batch`` rows; last logits [V] (fp32)."""
         T = len(ids)
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
         self._rope_tables(capacity)
@@ -215,7 +217,7 @@ class LeanLlama:
         self.cache = self.cache.index_select(2, rows)
 
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
-        """Logits [T, V] for a whole sequence via prefill + steps (used by tests to compare with HF)."""
+        """Logits [T, V] of a whole sequence via prefill + steps (tests compare with HF)."""
         ids = list(ids)
         out = [self.prefill(ids[:1], 1, len(ids))]
         for tok in ids[1:]:
@@ -235,7 +237,7 @@ def _lean_sample(lean: LeanLlama, prompt_ids, n, opts, stop_ids, generator, on_t
     for step in range(opts.max_new_tokens):
         tokens = pick_tokens(last, opts, generator)
         ended = torch.isin(tokens, stop)
-        for row, tok, end in zip(rows, tokens.tolist(), ended.tolist()):
+        for row, tok, end in zip(rows, tokens.tolist(), ended.tolist(), strict=True):
             if not end:
                 out[row].append(tok)
         if on_token:
@@ -257,12 +259,20 @@ def _hf_sample(model, prompt_ids, n, opts, stop_ids, seed):
     if seed is not None:
         torch.manual_seed(seed)
     greedy = opts.temperature <= 0
-    kwargs = {} if greedy else {"temperature": opts.temperature, "top_k": opts.top_k or None, "top_p": opts.top_p}
+    kwargs = (
+        {}
+        if greedy
+        else {"temperature": opts.temperature, "top_k": opts.top_k or None, "top_p": opts.top_p}
+    )
     with torch.inference_mode():
         seqs = model.generate(
-            ids, attention_mask=torch.ones_like(ids), do_sample=not greedy,
-            max_new_tokens=opts.max_new_tokens, eos_token_id=sorted(stop_ids),
-            pad_token_id=min(stop_ids), **kwargs,
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=not greedy,
+            max_new_tokens=opts.max_new_tokens,
+            eos_token_id=sorted(stop_ids),
+            pad_token_id=min(stop_ids),
+            **kwargs,
         )
     out = []
     for seq in seqs[:, ids.shape[1] :].tolist():
@@ -274,7 +284,9 @@ def _hf_sample(model, prompt_ids, n, opts, stop_ids, seed):
 class Sampler:
     """Samples ``n`` continuations of one prompt from a causal LM (lean path when supported)."""
 
-    def __init__(self, model, *, dtype: torch.dtype = torch.bfloat16, lean: bool | None = None) -> None:
+    def __init__(
+        self, model, *, dtype: torch.dtype = torch.bfloat16, lean: bool | None = None
+    ) -> None:
         self.model = model
         use_lean = supports_lean(model) if lean is None else lean
         self.lean = LeanLlama(model, dtype) if use_lean else None

@@ -78,8 +78,16 @@ def _read_json(path: Path) -> dict:
 class Twin:
     """A model folder ready to sample from (see :meth:`load`)."""
 
-    def __init__(self, model, tokenizer, *, path: Path, training: dict | None = None,
-                 novelty: NoveltyIndex | None = None, lean: bool | None = None) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        path: Path,
+        training: dict | None = None,
+        novelty: NoveltyIndex | None = None,
+        lean: bool | None = None,
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.path = Path(path)
@@ -93,7 +101,9 @@ class Twin:
     # ------------------------------------------------------------------------------- loading
 
     @classmethod
-    def load(cls, model_dir, *, dtype: torch.dtype = torch.bfloat16, lean: bool | None = None) -> Twin:
+    def load(
+        cls, model_dir, *, dtype: torch.dtype = torch.bfloat16, lean: bool | None = None
+    ) -> Twin:
         """Load a model folder written by ``tweettwin train`` (or any local causal LM folder)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -102,7 +112,7 @@ class Twin:
         if not (path / "config.json").is_file():
             what = "does not exist" if not path.exists() else "has no config.json"
             raise ModelError(
-                f"{path}: {what}; give a model folder written by `tweettwin train` or `tweettwin make`"
+                f"{path}: {what}; give a model folder written by `tweettwin train` or `make`"
             )
         hf_logging.disable_progress_bar()
         try:
@@ -111,7 +121,9 @@ class Twin:
             )
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         except (OSError, ValueError) as ex:
-            raise ModelError(f"{path}: cannot load the model ({str(ex).splitlines()[0][:200]})") from None
+            raise ModelError(
+                f"{path}: cannot load the model ({str(ex).splitlines()[0][:200]})"
+            ) from None
         training = _read_json(path / TRAINING_JSON)
         novelty = NoveltyIndex.load(path) if (path / NOVELTY_FILE).is_file() else None
         return cls(model, tokenizer, path=path, training=training, novelty=novelty, lean=lean)
@@ -124,20 +136,26 @@ class Twin:
         for candidate in (gen.bos_token_id, tok.bos_token_id, tok.eos_token_id):
             if isinstance(candidate, int):
                 return candidate
-        raise ModelError(f"{self.path}: the tokenizer has no separator (bos/eos) token to start a post with")
+        raise ModelError(
+            f"{self.path}: the tokenizer has no separator (bos/eos) token to start a post with"
+        )
 
     def _stop_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
         stop = {self.sep_id, *(eos if isinstance(eos, list) else [eos] if eos is not None else [])}
         # no special token ever occurs inside a training post: any of them ends the post
         added = getattr(self.tokenizer, "added_tokens_decoder", {}) or {}
-        return stop | set(self.tokenizer.all_special_ids) | {i for i, t in added.items() if t.special}
+        return (
+            stop | set(self.tokenizer.all_special_ids) | {i for i, t in added.items() if t.special}
+        )
 
     def _defaults(self) -> SamplingOptions:
         gen = self.model.generation_config
         greedy = not getattr(gen, "do_sample", False)
         return SamplingOptions(
-            temperature=0.0 if greedy else float(gen.temperature if gen.temperature is not None else 1.0),
+            temperature=0.0
+            if greedy
+            else float(gen.temperature if gen.temperature is not None else 1.0),
             top_k=int(gen.top_k or 0),
             top_p=float(gen.top_p if gen.top_p is not None else 1.0),
             max_new_tokens=int(gen.max_new_tokens or 64),
@@ -157,7 +175,9 @@ class Twin:
 
     # ---------------------------------------------------------------------------- generation
 
-    def options(self, *, temperature=None, top_p=None, top_k=None, max_new_tokens=None) -> SamplingOptions:
+    def options(
+        self, *, temperature=None, top_p=None, top_k=None, max_new_tokens=None
+    ) -> SamplingOptions:
         """The folder's defaults with the given overrides, checked."""
         d = self.defaults
         opts = SamplingOptions(
@@ -190,11 +210,13 @@ class Twin:
         if author is None:
             if len(known) > 1:
                 raise ConfigError(
-                    f"this model writes as several authors ({', '.join(known)}); pick one with --author"
+                    f"this model writes as several authors ({', '.join(known)}); pick one: --author"
                 )
             return known[0] if known else None
         if known and author not in known:
-            raise ConfigError(f"--author {author}: not one of this model's authors ({', '.join(known)})")
+            raise ConfigError(
+                f"--author {author}: not one of this model's authors ({', '.join(known)})"
+            )
         return author
 
     def generate(
@@ -213,7 +235,9 @@ class Twin:
         """Write ``n`` new posts, each starting with ``prompt`` (if any)."""
         if n < 1:
             raise ConfigError(f"n must be at least 1, not {n}")
-        opts = self.options(temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens)
+        opts = self.options(
+            temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens
+        )
         if novelty and self.novelty is None:
             raise ModelError(
                 f"{self.path}: no novelty index in this model folder; pass novelty=False "
@@ -234,7 +258,9 @@ class Twin:
             # later rounds oversample a little: a batch costs far less than its rows one by one
             batch = need if round_ == 0 else min(n, 2 * need)
             round_seed = None if seed is None else seed + 7919 * round_
-            outs = self.sampler.sample([self.sep_id, *head_ids], batch, opts, self.stop_ids, seed=round_seed)
+            outs = self.sampler.sample(
+                [self.sep_id, *head_ids], batch, opts, self.stop_ids, seed=round_seed
+            )
             for ids in outs:
                 sampled += 1
                 new_tokens += len(ids)
@@ -247,9 +273,16 @@ class Twin:
                     posts.append(text)
         settings = asdict(opts) | {"path": self.sampler.path}
         return GenerationResult(
-            posts=posts, rejected=rejected, seconds=round(time.perf_counter() - started, 3),
-            prompt=prompt or None, author=author, seed=seed, empty=empty, sampled=sampled,
-            new_tokens=new_tokens, settings=settings,
+            posts=posts,
+            rejected=rejected,
+            seconds=round(time.perf_counter() - started, 3),
+            prompt=prompt or None,
+            author=author,
+            seed=seed,
+            empty=empty,
+            sampled=sampled,
+            new_tokens=new_tokens,
+            settings=settings,
         )
 
     def _text(self, ids: list[int], author: str | None) -> str:
