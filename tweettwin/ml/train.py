@@ -88,7 +88,8 @@ def train(
     started = time.perf_counter()
     hf_logging.disable_progress_bar()  # our own bar is enough; transformers' per-load bars are noise
     data = read_dataset(dataset_dir)
-    accelerator = Accelerator()
+    # cpu=True when there is no GPU: accelerate only sets up multi-process (gloo) DDP on CPU then.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     set_seed(config.seed)
     model, tokenizer, base = load_base(config.base_model)
     check_memory(base.num_parameters, config.method)
