@@ -69,9 +69,27 @@ _h = PrepareOptions.help
     "--text-column", help="Column (CSV) or key (JSON) that holds the post text [default: detected]."
 )
 @click.option(
+    "--api-base",
+    metavar="URL",
+    help="For mastodon:/bluesky:/x: SOURCEs fetched on the fly: the API address "
+    "(see tweettwin fetch --help).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="For SOURCEs fetched on the fly: store at most N posts in this fetch pass.",
+)
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="For x: SOURCEs fetched on the fly: go ahead with a fetch above 100 billed reads.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout."
 )
-def prepare_command(sources, output, as_json, text_column, **flags) -> None:  # fmt: skip
+def prepare_command(sources, output, as_json, text_column, api_base, limit, yes, **flags) -> None:
     """Import and clean posts into a dataset folder (train.jsonl, validation.jsonl, manifest.json).
 
     SOURCE is an X/Twitter archive (.zip, folder or data/tweets.js), a Mastodon export (.zip or
@@ -104,7 +122,12 @@ def prepare_command(sources, output, as_json, text_column, **flags) -> None:  # 
             list(sources),
             output,
             options,
-            source_options={"text_column": text_column},
+            source_options={
+                "text_column": text_column,
+                "api_base": api_base,
+                "limit": limit,
+                "yes": yes or None,
+            },
             progress=progress,
         )
         run.log_dataset(result.output, sources=sources)  # inputs -> dataset, in the registry

@@ -29,7 +29,11 @@ SUPPORTED_INPUTS = (
     "an X/Twitter archive (.zip, its folder, or data/tweets.js), a Mastodon export (.zip or "
     "outbox.json), a .csv/.tsv/.json/.jsonl/.ndjson/.txt file, or a folder of such files"
 )
-OPTIONS = frozenset(("author", "text_column", "max_member_bytes", "sort", "notes", "keep_edits"))
+# Options for on-the-fly fetches (``mastodon:@u@host`` ...): passed to fetch specs only.
+FETCH_OPTIONS = frozenset(("api_base", "limit", "yes"))
+OPTIONS = frozenset(
+    ("author", "text_column", "max_member_bytes", "sort", "notes", "keep_edits", *FETCH_OPTIONS)
+)
 _READER_OPTIONS = {
     "x-archive": ("author", "max_member_bytes", "sort", "notes", "keep_edits"),
     "mastodon-archive": ("author", "max_member_bytes"),
@@ -48,7 +52,8 @@ def open_source(spec: str | Path, **options) -> SourceData:
     ``text_column`` (tabular), ``max_member_bytes`` (zip member limit, default 2 GiB),
     ``sort`` (X: oldest first, holding every post; default False: file order, streamed),
     ``notes`` (X: full text of long posts from note-tweet.js, default True), ``keep_edits``
-    (X: keep superseded edit versions, default False).
+    (X: keep superseded edit versions, default False); for ``mastodon:``/``bluesky:``/``x:``
+    specs fetched on the fly, ``fetch``'s ``api_base``, ``limit`` and ``yes``.
     """
     unknown = set(options) - OPTIONS
     if unknown:
