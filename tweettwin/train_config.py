@@ -56,7 +56,8 @@ class TrainConfig:
     )
     author_tags: bool = _opt(
         False,
-        "Prefix each post with '@handle: ' so one model can write as each author (generate --author).",
+        "Prefix each post with '@handle: ' so one model can write as each author (generate "
+        "--author).",
     )
     balance_authors: bool = _opt(True, "Upsample smaller authors to the size of the largest one.")
     evals_per_epoch: int = _opt(
@@ -68,7 +69,8 @@ class TrainConfig:
     checkpoint_minutes: float = _opt(3.0, "Save a resumable checkpoint at least this often.")
     precision: str = _opt(
         "auto",
-        "'bf16' autocast with fp32 master weights, 'fp32', or 'auto' (bf16 where the CPU/GPU supports it).",
+        "'bf16' autocast with fp32 master weights, 'fp32', or 'auto' (bf16 where the CPU/GPU "
+        "supports it).",
     )
     save_dtype: str = _opt(
         "bfloat16", "dtype of the saved weights ('bfloat16' halves size and samples faster)."

@@ -47,9 +47,24 @@ def test_two_process_ddp_on_cpu(tiny_model_dir, tiny_dataset_dir, tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     out, log = tmp_path / "model", tmp_path / "sync.jsonl"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(script), str(tiny_dataset_dir), str(out), str(tiny_model_dir), str(log)]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(tiny_dataset_dir),
+        str(out),
+        str(tiny_model_dir),
+        str(log),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = sorted(int(r) for r in re.findall(r'"rank": (\d)', proc.stdout))  # lines may interleave
@@ -59,4 +74,6 @@ def test_two_process_ddp_on_cpu(tiny_model_dir, tiny_dataset_dir, tmp_path):
     training = json.loads((out / "training.json").read_text())
     assert training["hardware"]["num_processes"] == 2
     assert training["metrics"]["tokens"] == 4 * 2 * 2 * 64  # steps x ranks x blocks x block size
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".model", "model"))) == ["model"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".model", "model"))) == [
+        "model"
+    ]

@@ -42,7 +42,12 @@ def test_embedded_model_trains_and_the_folder_works_with_pipeline(tmp_path):
     assert info.weights_sha256.startswith("sha256:") and info.num_parameters > 100e6
     # The GGUF's own specials differ from upstream SmolLM2: bos <|im_start|>, eos <|im_end|>.
     # Posts are separated by <|endoftext|> (id 0), SmolLM2's pretraining document separator.
-    assert tokenizer.eos_token == tokenizer.bos_token == "<|endoftext|>" == tokenizer.convert_ids_to_tokens(0)
+    assert (
+        tokenizer.eos_token
+        == tokenizer.bos_token
+        == "<|endoftext|>"
+        == tokenizer.convert_ids_to_tokens(0)
+    )
     assert tokenizer("My dream is").input_ids[0] == 0
     del model
 
@@ -57,5 +62,7 @@ def test_embedded_model_trains_and_the_folder_works_with_pipeline(tmp_path):
 
     saved = AutoTokenizer.from_pretrained(tmp_path / "model")
     assert saved("My dream is").input_ids[0] == 0 and saved.eos_token == "<|endoftext|>"
-    out = pipeline("text-generation", model=str(tmp_path / "model"))("My dream is", num_return_sequences=5)
+    out = pipeline("text-generation", model=str(tmp_path / "model"))(
+        "My dream is", num_return_sequences=5
+    )
     assert len(out) == 5 and all(o["generated_text"].startswith("My dream is") for o in out)

@@ -21,8 +21,14 @@ pytestmark = pytest.mark.ml
 
 
 def config(model_dir, **kw):
-    base = dict(base_model=str(model_dir), block_size=64, batch_size=2, learning_rate=3e-3,
-                save_dtype="float32", checkpoint_minutes=60)
+    base = dict(
+        base_model=str(model_dir),
+        block_size=64,
+        batch_size=2,
+        learning_rate=3e-3,
+        save_dtype="float32",
+        checkpoint_minutes=60,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -30,8 +36,12 @@ def weights(folder):
     return load_file(str(folder / "model.safetensors"))
 
 
-def test_full_training_changes_every_weight_and_lowers_val_loss(tiny_model_dir, tiny_dataset_dir, tmp_path):
-    result = train(tiny_dataset_dir, tmp_path / "model", config(tiny_model_dir, epochs=3), progress=False)
+def test_full_training_changes_every_weight_and_lowers_val_loss(
+    tiny_model_dir, tiny_dataset_dir, tmp_path
+):
+    result = train(
+        tiny_dataset_dir, tmp_path / "model", config(tiny_model_dir, epochs=3), progress=False
+    )
     before, after = weights(tiny_model_dir), weights(tmp_path / "model")
     unchanged = [n for n in before if torch.equal(before[n], after[n])]
     assert not unchanged
@@ -43,12 +53,17 @@ def test_full_training_changes_every_weight_and_lowers_val_loss(tiny_model_dir, 
     assert training["separator"] == "<|endoftext|>"
     assert training["dataset"]["content_hash"].startswith("sha256:")
     assert training["base_model"]["weights_sha256"].startswith("sha256:")
-    assert json.loads((tmp_path / "model" / "dataset_manifest.json").read_text())["format"] == "tweettwin-dataset"
+    assert (
+        json.loads((tmp_path / "model" / "dataset_manifest.json").read_text())["format"]
+        == "tweettwin-dataset"
+    )
     assert (tmp_path / "model" / "README.md").is_file()
     assert not list(tmp_path.glob(".model*"))  # no work or temp folders left behind
 
 
-def test_lora_trains_only_adapters_and_saves_a_merged_plain_model(tiny_model_dir, tiny_dataset_dir, tmp_path):
+def test_lora_trains_only_adapters_and_saves_a_merged_plain_model(
+    tiny_model_dir, tiny_dataset_dir, tmp_path
+):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -56,16 +71,26 @@ def test_lora_trains_only_adapters_and_saves_a_merged_plain_model(tiny_model_dir
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
 
-    train(tiny_dataset_dir, tmp_path / "lora", config(tiny_model_dir, method="lora", max_steps=8), progress=False)
+    train(
+        tiny_dataset_dir,
+        tmp_path / "lora",
+        config(tiny_model_dir, method="lora", max_steps=8),
+        progress=False,
+    )
     assert not (tmp_path / "lora" / "adapter_config.json").exists()
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "lora")
     before = weights(tiny_model_dir)
     after = merged.state_dict()
-    assert not torch.equal(before["model.layers.0.self_attn.q_proj.weight"], after["model.layers.0.self_attn.q_proj.weight"])
+    assert not torch.equal(
+        before["model.layers.0.self_attn.q_proj.weight"],
+        after["model.layers.0.self_attn.q_proj.weight"],
+    )
     assert torch.equal(before["model.norm.weight"], after["model.norm.weight"])  # not a LoRA target
 
 
-def test_best_checkpoint_is_kept_and_early_stopping_triggers(tiny_model_dir, tiny_dataset_dir, tmp_path, monkeypatch):
+def test_best_checkpoint_is_kept_and_early_stopping_triggers(
+    tiny_model_dir, tiny_dataset_dir, tmp_path, monkeypatch
+):
     scripted = iter([6.0, 5.0, 4.0, 4.5, 4.6, 4.7, 4.8])
     monkeypatch.setattr(train_module, "_evaluate", lambda *a: next(scripted))
     snapshots = {}
@@ -83,7 +108,9 @@ def test_best_checkpoint_is_kept_and_early_stopping_triggers(tiny_model_dir, tin
     assert result.metrics["best_val_loss"] == 4.0
 
 
-def test_interrupt_saves_checkpoint_and_resume_matches_uninterrupted_run(tiny_model_dir, tiny_dataset_dir, tmp_path):
+def test_interrupt_saves_checkpoint_and_resume_matches_uninterrupted_run(
+    tiny_model_dir, tiny_dataset_dir, tmp_path
+):
     cfg = config(tiny_model_dir, max_steps=10, early_stopping_patience=None)
     train(tiny_dataset_dir, tmp_path / "a", cfg, progress=False)
 
@@ -95,8 +122,12 @@ def test_interrupt_saves_checkpoint_and_resume_matches_uninterrupted_run(tiny_mo
         train(tiny_dataset_dir, tmp_path / "b", cfg, progress=False, on_step=interrupt)
     assert not (tmp_path / "b").exists()
     assert (tmp_path / ".b.train" / "checkpoint" / "state.pt").is_file()
-    resumed = train(tiny_dataset_dir, tmp_path / "b", config(tiny_model_dir, max_steps=10,
-                    early_stopping_patience=None, resume=True), progress=False)
+    resumed = train(
+        tiny_dataset_dir,
+        tmp_path / "b",
+        config(tiny_model_dir, max_steps=10, early_stopping_patience=None, resume=True),
+        progress=False,
+    )
     assert resumed.steps == 10
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert all(torch.equal(a[n], b[n]) for n in a)
@@ -110,24 +141,43 @@ def test_resume_refuses_changed_options(tiny_model_dir, tiny_dataset_dir, tmp_pa
         raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted):
-        train(tiny_dataset_dir, tmp_path / "m", config(tiny_model_dir, max_steps=5), progress=False, on_step=interrupt)
+        train(
+            tiny_dataset_dir,
+            tmp_path / "m",
+            config(tiny_model_dir, max_steps=5),
+            progress=False,
+            on_step=interrupt,
+        )
     with pytest.raises(ConfigError, match="learning_rate"):
-        train(tiny_dataset_dir, tmp_path / "m", config(tiny_model_dir, max_steps=5, learning_rate=1e-4, resume=True),
-              progress=False)
+        train(
+            tiny_dataset_dir,
+            tmp_path / "m",
+            config(tiny_model_dir, max_steps=5, learning_rate=1e-4, resume=True),
+            progress=False,
+        )
 
 
 def test_pipeline_snippet_works_on_the_saved_folder(tiny_model_dir, tiny_dataset_dir, tmp_path):
     from transformers import AutoTokenizer, pipeline
 
-    train(tiny_dataset_dir, tmp_path / "m", config(tiny_model_dir, max_steps=4, save_dtype="bfloat16"), progress=False)
+    train(
+        tiny_dataset_dir,
+        tmp_path / "m",
+        config(tiny_model_dir, max_steps=4, save_dtype="bfloat16"),
+        progress=False,
+    )
     tok = AutoTokenizer.from_pretrained(tmp_path / "m")
     ids = tok("My dream is").input_ids
-    assert ids[0] == tok.convert_tokens_to_ids("<|endoftext|>") == tok.eos_token_id == tok.bos_token_id
+    assert (
+        ids[0] == tok.convert_tokens_to_ids("<|endoftext|>") == tok.eos_token_id == tok.bos_token_id
+    )
     assert tok.decode(ids, skip_special_tokens=True) == "My dream is"
     gen = json.loads((tmp_path / "m" / "generation_config.json").read_text())
     assert gen["do_sample"] and gen["eos_token_id"] == ids[0] and gen["max_new_tokens"] >= 40
 
-    out = pipeline("text-generation", model=str(tmp_path / "m"))("My dream is", num_return_sequences=5)
+    out = pipeline("text-generation", model=str(tmp_path / "m"))(
+        "My dream is", num_return_sequences=5
+    )
     texts = [o["generated_text"] for o in out]
     assert len(texts) == 5 and all(t.startswith("My dream is") for t in texts)
     assert "<|endoftext|>" not in "".join(texts)
@@ -140,7 +190,9 @@ def test_refuses_existing_output_and_keeps_it(tiny_model_dir, tiny_dataset_dir, 
     with pytest.raises(OutputExistsError, match="--overwrite"):
         train(tiny_dataset_dir, out, config(tiny_model_dir, max_steps=2), progress=False)
     assert (out / "keep.txt").read_text() == "finished model"
-    train(tiny_dataset_dir, out, config(tiny_model_dir, max_steps=2, overwrite=True), progress=False)
+    train(
+        tiny_dataset_dir, out, config(tiny_model_dir, max_steps=2, overwrite=True), progress=False
+    )
     assert not (out / "keep.txt").exists() and (out / "model.safetensors").is_file()
 
 
@@ -164,28 +216,49 @@ def test_base_model_that_is_not_a_causal_lm(tiny_dataset_dir, tmp_path):
     from transformers import ViTConfig, ViTModel
 
     vit = tmp_path / "vit"
-    ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-                       image_size=32, patch_size=16)).save_pretrained(vit)
+    ViTModel(
+        ViTConfig(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=37,
+            image_size=32,
+            patch_size=16,
+        )
+    ).save_pretrained(vit)
     with pytest.raises(ModelError, match="not a causal language model"):
         train(tiny_dataset_dir, tmp_path / "m", TrainConfig(base_model=str(vit)), progress=False)
 
 
 def test_hub_id_offline_names_the_embedded_default(tiny_dataset_dir, tmp_path):
     with pytest.raises(ModelError, match="--base-model embedded"):
-        train(tiny_dataset_dir, tmp_path / "m", TrainConfig(base_model="tweettwin-test/no-such-model"), progress=False)
+        train(
+            tiny_dataset_dir,
+            tmp_path / "m",
+            TrainConfig(base_model="tweettwin-test/no-such-model"),
+            progress=False,
+        )
 
 
 def test_authors_are_balanced_and_tagged():
     posts = synthetic_posts(30, author="big") + synthetic_posts(7, seed=1, author="small")
     balanced = balance_authors(posts, seed=0)
-    assert sum(p["author"] == "small" for p in balanced) == 30 == sum(p["author"] == "big" for p in balanced)
+    assert (
+        sum(p["author"] == "small" for p in balanced)
+        == 30
+        == sum(p["author"] == "big" for p in balanced)
+    )
     assert post_texts(posts[:1], author_tags=True)[0] == "@big: " + posts[0]["text"]
 
 
 def test_author_tags_are_recorded(tiny_model_dir, tmp_path):
     data = tmp_path / "two"
-    write_dataset(data, synthetic_posts(120, author="ann") + synthetic_posts(40, seed=3, author="bob"))
-    result = train(data, tmp_path / "m", config(tiny_model_dir, max_steps=2, author_tags=True), progress=False)
+    write_dataset(
+        data, synthetic_posts(120, author="ann") + synthetic_posts(40, seed=3, author="bob")
+    )
+    result = train(
+        data, tmp_path / "m", config(tiny_model_dir, max_steps=2, author_tags=True), progress=False
+    )
     assert result.training["author_tags"] is True
     assert result.training["authors"] == ["ann", "bob"]
 
@@ -193,11 +266,34 @@ def test_author_tags_are_recorded(tiny_model_dir, tmp_path):
 def test_cli_train_json(tiny_model_dir, tiny_dataset_dir, tmp_path):
     from tweettwin.cli import cli
 
-    res = CliRunner().invoke(cli, ["train", str(tiny_dataset_dir), "-o", str(tmp_path / "m"), "--base-model",
-                                   str(tiny_model_dir), "--max-steps", "2", "--block-size", "64", "--json"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(tiny_dataset_dir),
+            "-o",
+            str(tmp_path / "m"),
+            "--base-model",
+            str(tiny_model_dir),
+            "--max-steps",
+            "2",
+            "--block-size",
+            "64",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["steps"] == 2 and out["output_dir"] == str(tmp_path / "m")
-    again = CliRunner().invoke(cli, ["train", str(tiny_dataset_dir), "-o", str(tmp_path / "m"), "--base-model",
-                                     str(tiny_model_dir)])
+    again = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(tiny_dataset_dir),
+            "-o",
+            str(tmp_path / "m"),
+            "--base-model",
+            str(tiny_model_dir),
+        ],
+    )
     assert again.exit_code == 2 and "already exists" in again.output

@@ -121,7 +121,8 @@ def train_command(dataset_dir, output, compile_, report_to, json_, **options) ->
     click.echo(
         f"Trained {result.steps} steps ({result.epochs:.2f} epochs, {result.stop_reason}) in "
         f"{result.wall_time_s / 60:.1f} min at {result.tokens_per_s:.0f} tokens/s; validation loss "
-        f"{m['base_val_loss']:.3f} -> {m['best_val_loss']:.3f} (perplexity {m['base_val_perplexity']:.1f} -> "
+        f"{m['base_val_loss']:.3f} -> {m['best_val_loss']:.3f} (perplexity "
+        f"{m['base_val_perplexity']:.1f} -> "
         f"{m['best_val_perplexity']:.1f}).",
         err=True,
     )

@@ -43,10 +43,11 @@ class BaseModelInfo:
 
 
 def resolve_base(name: str) -> tuple[Path, str, str | None, str]:
-    """``(folder, model_id, license, source)`` for a base-model spec, downloading a Hub id if needed."""
+    """``(folder, model_id, license, source)`` of a base-model spec (a Hub id is downloaded)."""
     if name == EMBEDDED:
         gguf = embedded.gguf_path()
-        model_id = f"{embedded.MODEL_ID} (GGUF Q4_1 from {embedded.WHEEL} {embedded.WHEEL_VERSION}, {gguf.name})"
+        wheel = f"{embedded.WHEEL} {embedded.WHEEL_VERSION}"
+        model_id = f"{embedded.MODEL_ID} (GGUF Q4_1 from {wheel}, {gguf.name})"
         return embedded.embedded_dir(), model_id, embedded.LICENSE, EMBEDDED
     path = Path(name).expanduser()
     if path.is_dir():
@@ -67,7 +68,8 @@ def _download(model_id: str) -> Path:
     except Exception as ex:  # offline, unknown repo, gated, network down: all end the same way
         reason = type(ex).__name__
         raise ModelError(
-            f"could not download {model_id} from the Hugging Face Hub ({reason}); check the id and your "
+            f"could not download {model_id} from the Hugging Face Hub ({reason}); check the id "
+            f"and your "
             "connection, or use --base-model embedded for the offline default"
         ) from None
 
@@ -86,7 +88,7 @@ def _card_license(folder: Path) -> str | None:
 def weights_sha256(folder: Path, cache: bool = False) -> str:
     """sha256 of the safetensors weights (one file: its hash; several: hash of names + hashes).
 
-    ``cache`` keeps the hash beside the file (only for folders tweettwin owns, like the embedded one).
+    ``cache`` keeps the hash beside the file (only in folders tweettwin owns: the embedded one).
     """
     files = sorted(folder.glob("*.safetensors"))
     if not files:
@@ -111,7 +113,8 @@ def weights_sha256(folder: Path, cache: bool = False) -> str:
             stamp.write_text(f"{key} {hashes[-1]}\n")
     if len(hashes) == 1:
         return "sha256:" + hashes[0]
-    combined = hashlib.sha256("".join(f"{f.name}:{h}\n" for f, h in zip(files, hashes)).encode())
+    listing = "".join(f"{f.name}:{h}\n" for f, h in zip(files, hashes, strict=True))
+    combined = hashlib.sha256(listing.encode())
     return "sha256:" + combined.hexdigest()
 
 
@@ -199,7 +202,7 @@ def use_separator(tokenizer, model=None) -> str:
 
 
 def check_memory(num_parameters: int, method: str) -> None:
-    """Refuse early when training clearly cannot fit in RAM (fp32 weights + grads + AdamW + activations)."""
+    """Refuse early when training clearly cannot fit in RAM (weights, grads, AdamW, activations)."""
     per_param = 16 if method == "full" else 6
     needed = num_parameters * per_param + 2 * 2**30  # + ~2 GB activations/logits at default sizes
     try:
@@ -208,6 +211,8 @@ def check_memory(num_parameters: int, method: str) -> None:
         return
     if needed > available * 1.5:  # page cache counts as unavailable here: be lenient
         raise ModelError(
-            f"not enough memory: training this {num_parameters / 1e6:.0f}M-parameter model needs about "
-            f"{needed / 2**30:.1f} GB, {available / 2**30:.1f} GB free; try --method lora or a smaller model"
+            f"not enough memory: training this {num_parameters / 1e6:.0f}M-parameter model needs "
+            f"about "
+            f"{needed / 2**30:.1f} GB, {available / 2**30:.1f} GB free; try --method lora or a "
+            f"smaller model"
         )

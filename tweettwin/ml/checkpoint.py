@@ -86,7 +86,8 @@ def load(work: Path, config: dict) -> tuple[dict, dict]:
     changed = [k for k, v in config.items() if k not in _FREE and progress["config"].get(k) != v]
     if changed:
         raise ConfigError(
-            f"cannot resume: the checkpoint in {target} was made with different {', '.join(changed)}; "
+            f"cannot resume: the checkpoint in {target} was made with different "
+            f"{', '.join(changed)}; "
             "use the same options or start again with --overwrite"
         )
     state = torch.load(target / "state.pt", map_location="cpu", weights_only=False)

@@ -50,7 +50,8 @@ def read_dataset(dataset_dir) -> DatasetFolder:
     validation = [r for r in validation if r["text"].strip()]
     if not validation:
         raise DatasetError(
-            f"{path / 'validation.jsonl'} has no posts: re-run `tweettwin prepare` (it holds out validation posts)"
+            f"{path / 'validation.jsonl'} has no posts: re-run `tweettwin prepare` (it holds out "
+            f"validation posts)"
         )
     return DatasetFolder(path, train, validation, manifest)
 
@@ -87,7 +88,7 @@ def encode(tokenizer, texts: list[str]) -> list[list[int]]:
 
 
 class PackedBlocks:
-    """Each epoch: shuffle posts (seeded), join them as ``S p1 S p2 ... S``, cut into fixed blocks."""
+    """Each epoch: shuffle posts (seeded), join as ``S p1 S p2 ... S``, cut into fixed blocks."""
 
     def __init__(self, posts: list[list[int]], sep_id: int, block_size: int, seed: int):
         self.posts, self.sep_id, self.seed = posts, sep_id, seed
@@ -96,7 +97,8 @@ class PackedBlocks:
         self.num_blocks = total // block_size
         if self.num_blocks < 1:
             raise DatasetError(
-                f"the training posts hold only {total} tokens, less than one {block_size}-token block; "
+                f"the training posts hold only {total} tokens, less than one {block_size}-token "
+                f"block; "
                 "add more posts or lower --block-size"
             )
         self.tokens_per_epoch = self.num_blocks * block_size
@@ -114,7 +116,7 @@ class PackedBlocks:
 
 def eval_batches(posts: list[list[int]], sep_id: int, max_tokens: int = 4096, max_len: int = 512):
     """Validation posts as ``S text S`` (loss on text and the closing S), padded in length-sorted
-    batches of about ``max_tokens`` tokens. Returns a list of (input_ids, attention_mask, labels)."""
+    batches of about ``max_tokens`` tokens: a list of (input_ids, attention_mask, labels)."""
     items = sorted(([sep_id] + p[: max_len - 2] + [sep_id] for p in posts), key=len)
     batches, start = [], 0
     while start < len(items):

@@ -50,7 +50,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return "bf16" if native_bf16(device) else "fp32"
     if precision == "bf16" and device.type == "cpu" and not native_bf16(device):
         raise ConfigError(
-            "this CPU has no native bf16 (AVX512-BF16/AMX): it would be slower; use --precision fp32"
+            "this CPU has no native bf16 (AVX512-BF16/AMX): it would be slower; use --precision "
+            "fp32"
         )
     return precision
 

@@ -52,7 +52,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
 
 def linear_cross_entropy(hidden, weight, targets, dtype=torch.bfloat16, chunk_rows: int = 1024):
-    """Mean cross-entropy of ``hidden @ weight.T`` against ``targets`` (rows with IGNORE dropped)."""
+    """Mean cross-entropy of ``hidden @ weight.T`` vs ``targets`` (IGNORE rows dropped)."""
     hidden = hidden.reshape(-1, hidden.shape[-1])
     targets = targets.reshape(-1)
     keep = targets != IGNORE

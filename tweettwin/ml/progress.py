@@ -80,5 +80,6 @@ def check_disk(output_dir: Path, num_parameters: int, config) -> None:
     if free < needed:
         raise TweettwinError(
             f"not enough disk space in {probe}: training needs about {needed / 2**30:.1f} GB "
-            f"(model + checkpoints), {free / 2**30:.1f} GB free; free some space or choose another -o"
+            f"(model + checkpoints), {free / 2**30:.1f} GB free; free some space or choose "
+            f"another -o"
         )

@@ -100,7 +100,8 @@ def minimal_card(training: dict, manifest: dict) -> str:
     base = training["base_model"]
     metrics = training["metrics"]
     rows = "\n".join(
-        f"| @{a.get('handle')} | {a.get('kept', '?')} | {a.get('train', '?')} | {a.get('validation', '?')} |"
+        f"| @{a.get('handle')} | {a.get('kept', '?')} | {a.get('train', '?')} "
+        f"| {a.get('validation', '?')} |"
         for a in manifest.get("authors", [])
     )
     hp = training["hyperparameters"]
@@ -128,8 +129,9 @@ Dataset content hash: `{training["dataset"]["content_hash"]}`.
 ## Training procedure
 
 {hp["method"]} fine-tuning of `{base["model_id"]}` for {metrics["steps"]} steps
-({metrics["epochs"]:.2f} epochs) at learning rate {hp["learning_rate"]}, {hp["batch_size"]} x {hp["block_size"]}
-tokens per step, cosine schedule with warm-up, {training["precision"]} on {training["hardware"]["device"]}.
+({metrics["epochs"]:.2f} epochs) at learning rate {hp["learning_rate"]},
+{hp["batch_size"]} x {hp["block_size"]} tokens per step, cosine schedule with warm-up,
+{training["precision"]} on {training["hardware"]["device"]}.
 Wall time {training["wall_time_s"]:.0f} s ({training["tokens_per_s"]:.0f} tokens/s).
 
 | | validation loss | perplexity |

@@ -75,8 +75,8 @@ def train(
 ) -> TrainResult:
     """Fine-tune ``config.base_model`` on ``dataset_dir``; write the model folder ``output_dir``.
 
-    ``tracker``: object with ``log_metrics(metrics: dict, step: int)`` (or None). ``on_step(step, model)``
-    is called after every optimizer step (tests use it to simulate Ctrl-C).
+    ``tracker``: object with ``log_metrics(metrics: dict, step: int)`` (or None).
+    ``on_step(step, model)`` is called after every optimizer step (tests use it to simulate Ctrl-C).
     """
     config = config or TrainConfig()
     output_dir = Path(output_dir)
@@ -86,7 +86,7 @@ def train(
             f"{output_dir} already exists; choose another -o or pass --overwrite"
         )
     started = time.perf_counter()
-    hf_logging.disable_progress_bar()  # our own bar is enough; transformers' per-load bars are noise
+    hf_logging.disable_progress_bar()  # our bar is enough; per-load bars are noise
     data = read_dataset(dataset_dir)
     # cpu=True when there is no GPU: accelerate only sets up multi-process (gloo) DDP on CPU then.
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
