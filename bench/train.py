@@ -228,23 +228,25 @@ def main() -> None:
         rows = [base] + runs
         for r in rows:
             r["val_loss"] = score(r["model_dir"], data)
-        print(
-            f"\n{'run':<40} {'wall s':>8} {'train s':>8} {'tok/s':>7} {'steps':>6} {'val loss':>9} {'ppl':>7} {'MFU':>6}"
-        )
+        head = ("run", "wall s", "train s", "tok/s", "steps", "val loss", "ppl", "MFU")
+        print("\n{:<40} {:>8} {:>8} {:>7} {:>6} {:>9} {:>7} {:>6}".format(*head))
         for r in rows:
             tps = r["tokens"] / r["train_s"] if r["train_s"] else 0
             mfu = r["flops"] / r["train_s"] / 1e9 / peak_bf16 if r["train_s"] else 0
             print(
-                f"{r['name']:<40} {r['wall_s']:8.0f} {r['train_s']:8.0f} {tps:7.0f} {r.get('steps', 0):6} "
-                f"{r['val_loss']:9.4f} {math.exp(r['val_loss']):7.2f} {mfu:6.1%}"
+                f"{r['name']:<40} {r['wall_s']:8.0f} {r['train_s']:8.0f} {tps:7.0f} "
+                f"{r.get('steps', 0):6} {r['val_loss']:9.4f} {math.exp(r['val_loss']):7.2f} "
+                f"{mfu:6.1%}"
             )
         if not args.skip_recipe:
             ht, tt = runs[0], runs[1]
+            speedup = (tt["tokens"] / tt["train_s"]) / (ht["tokens"] / ht["train_s"])
             print(
-                f"\ntweettwin default vs huggingtweets: wall time x{tt['wall_s'] / ht['wall_s']:.2f} "
+                "\ntweettwin default vs huggingtweets: "
+                f"wall time x{tt['wall_s'] / ht['wall_s']:.2f} "
                 f"(target <= 0.25), held-out loss {tt['val_loss']:.4f} vs {ht['val_loss']:.4f} "
                 f"({'equal or lower' if tt['val_loss'] <= ht['val_loss'] else 'HIGHER'}), "
-                f"tokens/s x{(tt['tokens'] / tt['train_s']) / (ht['tokens'] / ht['train_s']):.2f}"
+                f"tokens/s x{speedup:.2f}"
             )
         for r in runs:
             if "evals" in r:

@@ -35,9 +35,10 @@ from tweettwin.ml.data import (
     post_token_stats,
     read_dataset,
 )
-from tweettwin.ml.env import hardware, resolve_precision, versions
+from tweettwin.ml.env import resolve_precision
 from tweettwin.ml.loss import PostLM
 from tweettwin.ml.progress import TrainProgress, check_disk
+from tweettwin.ml.record import build_result, record_eval, resumable, training_record
 from tweettwin.ml.save import post_max_new_tokens, save_model_folder
 from tweettwin.train_config import TrainConfig, TrainResult
 
@@ -129,7 +130,7 @@ def train(
     log = tracker.log_metrics if tracker is not None else (lambda metrics, step: None)
     best_state = None
     if config.resume and (work / checkpoint.CHECKPOINT).exists():
-        saved, progress_record = checkpoint.load(work, _resumable(config))
+        saved, progress_record = checkpoint.load(work, resumable(config))
         checkpoint.load_trainable_state(model, saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -139,7 +140,7 @@ def train(
     else:
         shutil.rmtree(work, ignore_errors=True) if accelerator.is_main_process else None
         state.base_val_loss = evaluate()
-        _record_eval(state, 0, state.base_val_loss, 0)
+        record_eval(state, 0, state.base_val_loss, 0)
         log({"val_loss": state.base_val_loss, "val_perplexity": math.exp(state.base_val_loss)}, 0)
 
     def save_checkpoint():
@@ -152,7 +153,7 @@ def train(
                 scheduler=scheduler,
                 best_state=best_state,
                 progress={"state": state.__dict__},
-                config=_resumable(config),
+                config=resumable(config),
             )
 
     bar = TrainProgress(state.total_steps, enabled=progress and accelerator.is_main_process)
@@ -204,7 +205,7 @@ def train(
                 if state.step % eval_every == 0 or state.step == state.total_steps:
                     val_loss = evaluate()
                     net.train()
-                    _record_eval(state, state.step, val_loss, state.step / steps_per_epoch)
+                    record_eval(state, state.step, val_loss, state.step / steps_per_epoch)
                     bar.update(state.step, state.tokens, state.train_seconds, val=val_loss)
                     log({"val_loss": val_loss, "val_perplexity": math.exp(val_loss)}, state.step)
                     if val_loss < state.best_val_loss:
@@ -243,8 +244,8 @@ def train(
     if best_state is not None and state.best_step != state.step:
         checkpoint.load_trainable_state(model, best_state)
     wall = time.perf_counter() - started
-    result = _result(state, config, output_dir, wall, steps_per_epoch)
-    training = _training_record(
+    result = build_result(state, config, output_dir, wall, steps_per_epoch)
+    training = training_record(
         result, state, config, base, data, precision, accelerator, train_ids, tokenizer.eos_token
     )
     accelerator.wait_for_everyone()
@@ -341,72 +342,3 @@ def _evaluate(accelerator, net, batches, dtype) -> float:
     if accelerator.num_processes > 1:
         total = accelerator.reduce(total, "sum")
     return float(total[0] / total[1])
-
-
-def _record_eval(state: RunState, step: int, val_loss: float, epoch: float) -> None:
-    state.evals.append(
-        {
-            "step": step,
-            "epoch": round(epoch, 3),
-            "val_loss": round(val_loss, 5),
-            "val_perplexity": round(math.exp(val_loss), 3),
-            "tokens": state.tokens,
-            "train_seconds": round(state.train_seconds, 1),
-        }
-    )
-
-
-def _resumable(config: TrainConfig) -> dict:
-    return config.to_dict()
-
-
-def _result(
-    state: RunState, config, output_dir: Path, wall: float, steps_per_epoch: int
-) -> TrainResult:
-    best = state.best_val_loss if state.best_val_loss < math.inf else state.base_val_loss
-    metrics = {
-        "base_val_loss": state.base_val_loss,
-        "base_val_perplexity": math.exp(state.base_val_loss),
-        "best_val_loss": best,
-        "best_val_perplexity": math.exp(best),
-        "best_step": state.best_step,
-        "final_val_loss": state.evals[-1]["val_loss"],
-        "steps": state.step,
-        "epochs": state.step / steps_per_epoch,
-        "tokens": state.tokens,
-    }
-    tps = state.tokens / state.train_seconds if state.train_seconds else 0.0
-    return TrainResult(
-        str(output_dir), metrics, wall, tps, state.step, metrics["epochs"], state.stop_reason
-    )
-
-
-def _training_record(
-    result, state, config, base, data, precision, accelerator, train_ids, sep
-) -> dict:
-    return {
-        "format": "tweettwin-training",
-        "format_version": 1,
-        "hyperparameters": config.to_dict(),
-        "precision": precision,
-        "separator": sep,
-        "author_tags": config.author_tags,
-        "keep_newlines": data.keep_newlines,
-        "authors": sorted({r.get("author") or "" for r in data.train} - {""}),
-        "metrics": result.metrics,
-        "evals": state.evals,
-        "stop_reason": state.stop_reason,
-        "wall_time_s": round(result.wall_time_s, 1),
-        "train_time_s": round(state.train_seconds, 1),
-        "tokens_per_s": round(result.tokens_per_s, 1),
-        "hardware": hardware(accelerator.device, accelerator.num_processes),
-        "versions": versions(),
-        "base_model": base.to_dict(),
-        "dataset": {
-            "path": str(data.path),
-            "content_hash": data.manifest.get("content_hash"),
-            "train_posts": len(data.train),
-            "validation_posts": len(data.validation),
-            "train_tokens": post_token_stats(train_ids),
-        },
-    }
