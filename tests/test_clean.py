@@ -217,3 +217,16 @@ def test_options_validate():
         PrepareOptions(min_words=-1)
     assert "hashtags" in PrepareOptions.help("min_words")
     assert dataclasses.asdict(DEFAULT)["keep_newlines"] is False
+
+
+def test_report_counts_kept_posts_per_language():
+    cleaner = Cleaner()
+    posts = [
+        Post("1", "hola a todos los amigos", "ana", lang="es"),
+        Post("2", "buenos días a todos hoy", "ana", lang="es"),
+        Post("3", "good morning everyone here", "ana", lang="en"),
+        Post("4", "RT @x: not mine at all", "ana", lang="fr"),  # dropped: not counted
+    ]
+    for p in posts:
+        cleaner.feed(p)
+    assert cleaner.reports["ana"].to_dict()["languages"] == {"es": 2, "en": 1}

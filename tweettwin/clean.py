@@ -142,6 +142,7 @@ class AuthorReport:
     validation: int = 0
     dropped_retweets: int = 0
     dropped_replies: int = 0
+    languages: dict[str, int] = field(default_factory=dict)  # kept posts per language code
 
     def dropped(self) -> dict[str, int]:
         """What each rule removed; ``kept + sum(dropped().values()) == downloaded``."""
@@ -169,6 +170,7 @@ class AuthorReport:
             "validation": self.validation,
             "chars": self.chars,
             "dropped": self.dropped(),
+            "languages": dict(sorted(self.languages.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
 
 
@@ -229,6 +231,8 @@ class Cleaner:
             seen.add(key)
         rep.kept += 1
         rep.chars += len(text)
+        if post.lang:  # the card's `language` field comes from these counts
+            rep.languages[post.lang] = rep.languages.get(post.lang, 0) + 1
         return text
 
     def totals(self) -> AuthorReport:
