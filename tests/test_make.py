@@ -54,5 +54,8 @@ def test_make_end_to_end_with_the_embedded_model(tmp_path):
     assert 1 <= len(samples["samples"]) <= 4
     assert all(p.startswith("My dream is") for p in samples["samples"])
     assert out["train"]["steps"] == 3
-    assert "My dream is" in (model / "README.md").read_text()
+    card = (model / "README.md").read_text()
+    assert "My dream is" in card
+    # the first sample is the card's thumbnail picture
+    assert (model / "preview.png").stat().st_size > 10_000 and "thumbnail: preview.png" in card
     assert "new posts for" in res.stderr  # the samples table

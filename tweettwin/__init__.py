@@ -14,7 +14,7 @@ The Python API mirrors the CLI; every front end calls the same functions::
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -57,18 +57,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(__all__)
 
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from tweettwin.card import write_card
-    from tweettwin.config import PrepareOptions
-    from tweettwin.dataset import load_dataset_dir
-    from tweettwin.errors import TweettwinError
-    from tweettwin.fetch import fetch
-    from tweettwin.hub import push
-    from tweettwin.make import make
-    from tweettwin.ml.train import train
-    from tweettwin.ml.twin import Twin
-    from tweettwin.prepare import prepare
-    from tweettwin.sources import open_source
-    from tweettwin.tracking import lineage, list_runs, start_run
-    from tweettwin.train_config import TrainConfig

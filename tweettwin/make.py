@@ -112,7 +112,8 @@ def make(
         stage("card")
         from tweettwin.card import write_card
 
-        write_card(model_dir)
+        # the first sample becomes the card's thumbnail (preview.png), as huggingtweets did
+        write_card(model_dir, preview_text=samples.posts[0] if samples.posts else None)
         run.finish(outputs={"model_dir": str(model_dir), "dataset_dir": str(prepared.output)})
         run_id = run.id
     return MakeResult(model_dir, prepared.output, prepared, trained, samples, prompt, run_id)

@@ -21,3 +21,13 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("tweettwin"))
+
+
+def public_path(path: str | os.PathLike) -> str:
+    """A path fit for files that get published (training.json, model cards): the home folder
+    is written as ``~`` so a user name never leaks to the Hub."""
+    text = str(path)
+    home = str(Path.home())
+    if home not in ("", "/") and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home) :]
+    return text

@@ -22,7 +22,9 @@ _WORDS = (
 def synthetic_posts(n: int = 240, seed: int = 0, author: str = "tiny") -> list[dict]:
     """Short, varied, post-like texts (records shaped like a dataset's jsonl lines)."""
     rng = random.Random(seed)
-    openers = ["Today", "My dream is", "Honestly", "Just", "Remember when", "Nothing beats", "Why is"]
+    openers = [
+        "Today", "My dream is", "Honestly", "Just", "Remember when", "Nothing beats", "Why is"
+    ]
     posts = []
     for i in range(n):
         words = rng.sample(_WORDS, rng.randint(4, 12))
@@ -93,7 +95,8 @@ def write_dataset(path, posts: list[dict], validation_every: int = 10) -> None:
         "format": "tweettwin-dataset",
         "format_version": 1,
         "tool_version": "test",
-        "content_hash": "sha256:" + hashlib.sha256((blobs["train"] + blobs["validation"]).encode()).hexdigest(),
+        "content_hash": "sha256:"
+        + hashlib.sha256((blobs["train"] + blobs["validation"]).encode()).hexdigest(),
         "inputs": [],
         "options": {"keep_newlines": False},
         "authors": [

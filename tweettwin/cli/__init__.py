@@ -37,7 +37,10 @@ class TweettwinGroup(click.Group):
 @click.option(
     "--workspace",
     type=click.Path(file_okay=False),
-    help=f"Workspace folder for datasets, models and the run registry [env: {WORKSPACE_ENV}; default ./tweettwin].",
+    help=(
+        "Workspace folder for datasets, models and the run registry "
+        f"[env: {WORKSPACE_ENV}; default ./tweettwin]."
+    ),
 )
 def cli(workspace: str | None) -> None:
     """Turn your own posts into a small language model that writes new posts in your voice."""

@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from tweettwin.errors import ModelError
 from tweettwin.ml import embedded
+from tweettwin.paths import public_path
 
 EMBEDDED = "embedded"
 # Preferred post separators, best first: the pretraining document separator of GPT-2/SmolLM-style
@@ -39,7 +40,10 @@ class BaseModelInfo:
     num_parameters: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        info = asdict(self)  # recorded in training.json, which may be published
+        for key in ("name", "model_id", "path"):
+            info[key] = public_path(info[key])
+        return info
 
 
 def resolve_base(name: str) -> tuple[Path, str, str | None, str]:

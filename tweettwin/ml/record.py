@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tweettwin.ml.data import post_token_stats
 from tweettwin.ml.env import hardware, versions
+from tweettwin.paths import public_path
 from tweettwin.train_config import TrainResult
 
 
@@ -68,7 +69,7 @@ def training_record(
         "versions": versions(),
         "base_model": base.to_dict(),
         "dataset": {
-            "path": str(data.path),
+            "path": public_path(data.path),
             "content_hash": data.manifest.get("content_hash"),
             "train_posts": len(data.train),
             "validation_posts": len(data.validation),
