@@ -109,6 +109,12 @@ def test_cli_json_and_error_lines():
     )
     usage = runner.invoke(cli, ["fetch", "myspace:@tom"])
     assert usage.exit_code == 2 and "mastodon:@user@instance" in usage.output
+    # each fetch is a run in the local registry: the good one completed, the bad one failed
+    from tweettwin.tracking import list_runs
+
+    runs = {r.status: r for r in list_runs(kind="fetch")}
+    assert set(runs) == {"completed", "failed"}
+    assert runs["completed"].lineage["account"] == "alice@social.example"
 
 
 def test_default_folder_is_in_the_workspace():

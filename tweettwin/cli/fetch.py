@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import click
 
@@ -69,6 +70,7 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
 
     from tweettwin.fetch import default_output, fetch, is_fetch_spec
     from tweettwin.fetch.http import HttpClient
+    from tweettwin.tracking import start_run
 
     console = Console(stderr=True, soft_wrap=True)
     bar = Progress(
@@ -107,7 +109,9 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         output = str(default_output(source))
     client = HttpClient(sleep=countdown, on_wait=on_wait)
     try:
-        with bar:
+        config = {"source": source, "output": output, "api_base": api_base, "limit": limit,
+                  "update": update}
+        with start_run("fetch", config) as run, bar:
             result = fetch(
                 source,
                 output=output,
@@ -118,6 +122,10 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
                 progress=on_progress,
                 client=client,
             )
+            # the raw pages are the first link of the lineage: raw data -> dataset -> model
+            run.log_metrics({"fetched": result.fetched, "total": result.total}, step=0)
+            run.log_artifact(result.output, "raw-data")
+            run.set_lineage(account=result.account, raw_dir=str(Path(result.output).resolve()))
     except KeyboardInterrupt:
         where = f" in {output}" if output else ""
         console.print(
