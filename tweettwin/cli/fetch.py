@@ -109,8 +109,13 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         output = str(default_output(source))
     client = HttpClient(sleep=countdown, on_wait=on_wait)
     try:
-        config = {"source": source, "output": output, "api_base": api_base, "limit": limit,
-                  "update": update}
+        config = {
+            "source": source,
+            "output": output,
+            "api_base": api_base,
+            "limit": limit,
+            "update": update,
+        }
         with start_run("fetch", config) as run, bar:
             result = fetch(
                 source,
