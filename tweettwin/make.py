@@ -3,8 +3,9 @@
     result = make(["twitter-archive.zip"])          # <workspace>/<handle>/{data,model}
     result.samples.posts                            # 10 posts for "My dream is"
 
-Each stage is the same library function the single commands call (``prepare``, ``train``,
-``Twin.generate``, ``write_card``); the run is recorded in the workspace's run registry.
+Each stage is the same library step the single commands call (``prepare_step``, ``train_step``,
+``Twin.generate``, ``write_card``), so the registry holds a "prepare" and a "train" run linked
+as if both commands had been run: `tweettwin runs lineage MODEL_DIR` walks back to the inputs.
 torch is imported only once training starts, so bad input fails fast and light.
 """
 
@@ -33,7 +34,7 @@ class MakeResult:
     trained: TrainResult
     samples: Any  # tweettwin.ml.twin.GenerationResult
     prompt: str
-    run_id: str | None = None
+    run_id: str | None = None  # the "train" run (the "prepare" one is prepared.run_id)
 
     def to_dict(self) -> dict:
         return {
@@ -72,51 +73,35 @@ def make(
     An existing model folder is refused unless ``overwrite`` (and only replaced once the new one
     is complete). ``on_stage(name)`` is called as each stage starts (prepare, train, samples, card).
     """
-    from tweettwin.prepare import prepare
-    from tweettwin.tracking import start_run
+    from tweettwin import reporters
+    from tweettwin.card import write_card
+    from tweettwin.pipeline import prepare_step, train_step
 
     stage = on_stage or (lambda name: None)
     config = dataclasses.replace(train_config or TrainConfig(), overwrite=overwrite, resume=False)
     if output is not None:
         _refuse_existing(Path(output), overwrite)
-    record = {
-        "sources": [str(s) for s in sources],
-        "output": str(output) if output else None,
-        "prompt": prompt,
-        "train": config.to_dict(),
-        "prepare": (prepare_options or PrepareOptions()).to_dict(),
-    }
-    with start_run("make", record, report_to=report_to) as run:
-        stage("prepare")
-        prepared = prepare(list(sources), None, prepare_options, source_options=source_options)
-        run.log_dataset(prepared.output, sources=sources)
-        model_dir = Path(output) if output is not None else prepared.output.parent / "model"
-        _refuse_existing(model_dir, overwrite)
+    # A tracker that isn't installed fails now, not after the posts are prepared.
+    reporters.check_available(reporters.parse_report_to(report_to))
 
-        stage("train")
-        from tweettwin.ml.train import train
+    stage("prepare")
+    prepared = prepare_step(sources, None, prepare_options, source_options=source_options)
+    model_dir = Path(output) if output is not None else prepared.output.parent / "model"
+    _refuse_existing(model_dir, overwrite)
 
-        trained = train(prepared.output, model_dir, config, tracker=run, progress=progress)
-        run.log_model(model_dir)
-        run.set_lineage(
-            dataset_dir=str(prepared.output),
-            model_dir=str(model_dir),
-            dataset_hash=trained.training["dataset"]["content_hash"],
-            base_model=trained.training["base_model"]["model_id"],
-            base_model_hash=trained.training["base_model"]["weights_sha256"],
-        )
+    stage("train")
+    # external trackers get the training run only: that is where the metrics are
+    trained = train_step(prepared.output, model_dir, config, report_to=report_to, progress=progress)
 
-        stage("samples")
-        samples = write_samples(model_dir, prompt, n_samples, seed=config.seed)
+    stage("samples")
+    samples = write_samples(model_dir, prompt, n_samples, seed=config.seed)
 
-        stage("card")
-        from tweettwin.card import write_card
-
-        # the first sample becomes the card's thumbnail (preview.png), as huggingtweets did
-        write_card(model_dir, preview_text=samples.posts[0] if samples.posts else None)
-        run.finish(outputs={"model_dir": str(model_dir), "dataset_dir": str(prepared.output)})
-        run_id = run.id
-    return MakeResult(model_dir, prepared.output, prepared, trained, samples, prompt, run_id)
+    stage("card")
+    # the first sample becomes the card's thumbnail (preview.png), as huggingtweets did
+    write_card(model_dir, preview_text=samples.posts[0] if samples.posts else None)
+    return MakeResult(
+        model_dir, prepared.output, prepared, trained, samples, prompt, trained.run_id
+    )
 
 
 def write_samples(

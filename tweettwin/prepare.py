@@ -47,6 +47,7 @@ class PrepareResult:
     manifest: dict
     authors: list[AuthorReport]
     warnings: list[str] = field(default_factory=list)
+    run_id: str | None = None  # the registry's "prepare" run (set by tweettwin.pipeline)
 
     @property
     def content_hash(self) -> str:
@@ -67,6 +68,7 @@ class PrepareResult:
             "characters": self.manifest["characters"],
             "content_hash": self.content_hash,
             "warnings": self.warnings,
+            "run_id": self.run_id,
         }
 
 

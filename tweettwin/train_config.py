@@ -146,6 +146,7 @@ class TrainResult:
     epochs: float
     stop_reason: str  # "completed" | "early_stopping" | "max_minutes" | "max_steps"
     training: dict = field(default_factory=dict)  # the training.json record
+    run_id: str | None = None  # the registry's "train" run (set by tweettwin.pipeline)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "training"}

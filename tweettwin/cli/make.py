@@ -7,9 +7,15 @@ import json
 import click
 
 from tweettwin.cli import cli
-from tweettwin.train_config import METHODS, TrainConfig
+from tweettwin.cli.options import (
+    cleaning_options,
+    prepare_options_from,
+    source_options,
+    source_options_from,
+    train_config_from,
+    training_options,
+)
 
-_h = TrainConfig.help
 _STAGES = {
     "prepare": "Reading and cleaning the posts",
     "train": "Fine-tuning the model",
@@ -43,51 +49,33 @@ _STAGES = {
     show_default=True,
     help="How many sample posts to write.",
 )
-@click.option("--base-model", default="embedded", show_default=True, help=_h("base_model"))
-@click.option(
-    "--method", type=click.Choice(METHODS), default="full", show_default=True, help=_h("method")
-)
-@click.option(
-    "--epochs", type=click.FloatRange(min=0, min_open=True), help=_h("epochs") + "  [default: 2]"
-)
-@click.option("--max-steps", type=click.IntRange(min=1), help=_h("max_steps"))
-@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), help=_h("max_minutes"))
-@click.option(
-    "--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), help=_h("learning_rate")
-)
-@click.option("--author-tags", is_flag=True, default=None, help=_h("author_tags"))
-@click.option("--seed", type=int, help=_h("seed") + "  [default: 42]")
-@click.option(
-    "--report-to",
-    multiple=True,
-    metavar="NAME",
-    help="Also send metrics to wandb, mlflow or tensorboard (repeatable or comma-separated).",
-)
+@cleaning_options
+@source_options
+@training_options
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout."
 )
-def make_command(
-    sources, output, overwrite, prompt, n_samples, report_to, as_json, **train_options
-):
+def make_command(sources, output, overwrite, prompt, n_samples, as_json, **flags):
     """Turn SOURCEs (an X archive, a Mastodon export, CSV/JSON/text files) into a model folder.
 
-    Runs `prepare`, `train` and `card`, then prints sample posts. The dataset goes to
-    <workspace>/<handle>/data.
+    Runs `prepare`, `train` (both recorded in `tweettwin runs`) and `card`, then prints sample
+    posts. The dataset goes to <workspace>/<handle>/data.
     """
     from rich.console import Console
 
     from tweettwin.make import make
 
     console = Console(stderr=True)
-    config = TrainConfig(**{k: v for k, v in train_options.items() if v is not None})
     result = make(
         list(sources),
         output,
-        train_config=config,
+        train_config=train_config_from(flags),
+        prepare_options=prepare_options_from(flags),
+        source_options=source_options_from(flags),
         prompt=prompt,
         n_samples=n_samples,
         overwrite=overwrite,
-        report_to=report_to,
+        report_to=flags["report_to"],
         on_stage=lambda stage: console.rule(f"[bold]{_STAGES[stage]}", align="left"),
     )
     console.print(_table(result))

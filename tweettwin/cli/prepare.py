@@ -8,9 +8,12 @@ import json
 import click
 
 from tweettwin.cli import cli
-from tweettwin.config import SPLIT_METHODS, PrepareOptions
-
-_h = PrepareOptions.help
+from tweettwin.cli.options import (
+    cleaning_options,
+    prepare_options_from,
+    source_options,
+    source_options_from,
+)
 
 
 @cli.command(name="prepare")
@@ -21,75 +24,12 @@ _h = PrepareOptions.help
     type=click.Path(file_okay=False),
     help="Dataset folder [default: <workspace>/<handle>/data].",
 )
-@click.option("--keep-retweets", is_flag=True, help="Keep retweets/boosts (dropped by default).")
-@click.option("--drop-replies", is_flag=True, help=_h("drop_replies"))
-@click.option(
-    "--keep-reply-mentions",
-    is_flag=True,
-    help="Keep the leading @mentions of replies (stripped by default).",
-)
-@click.option("--keep-links", is_flag=True, help="Keep links (removed by default).")
-@click.option("--keep-newlines", is_flag=True, help=_h("keep_newlines"))
-@click.option(
-    "--keep-entities", is_flag=True, help="Do not decode HTML entities or normalize Unicode."
-)
-@click.option(
-    "--keep-duplicates", is_flag=True, help="Keep exact duplicate posts (dropped by default)."
-)
-@click.option(
-    "--min-words",
-    type=click.IntRange(min=0),
-    default=PrepareOptions.min_words,
-    show_default=True,
-    help=_h("min_words"),
-)
-@click.option(
-    "--split",
-    "split",
-    type=click.Choice(SPLIT_METHODS),
-    default="hash",
-    show_default=True,
-    help=_h("split"),
-)
-@click.option(
-    "--validation-fraction",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=PrepareOptions.validation_fraction,
-    show_default=True,
-    help=_h("validation_fraction"),
-)
-@click.option(
-    "--min-chars",
-    type=click.IntRange(min=0),
-    default=PrepareOptions.min_chars,
-    show_default=True,
-    help=_h("min_chars"),
-)
-@click.option(
-    "--text-column", help="Column (CSV) or key (JSON) that holds the post text [default: detected]."
-)
-@click.option(
-    "--api-base",
-    metavar="URL",
-    help="For mastodon:/bluesky:/x: SOURCEs fetched on the fly: the API address "
-    "(see tweettwin fetch --help).",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    metavar="N",
-    help="For SOURCEs fetched on the fly: store at most N posts in this fetch pass.",
-)
-@click.option(
-    "-y",
-    "--yes",
-    is_flag=True,
-    help="For x: SOURCEs fetched on the fly: go ahead with a fetch above 100 billed reads.",
-)
+@cleaning_options
+@source_options
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout."
 )
-def prepare_command(sources, output, as_json, text_column, api_base, limit, yes, **flags) -> None:
+def prepare_command(sources, output, as_json, **flags) -> None:
     """Import and clean posts into a dataset folder (train.jsonl, validation.jsonl, manifest.json).
 
     SOURCE is an X/Twitter archive (.zip, folder or data/tweets.js), a Mastodon export (.zip or
@@ -98,39 +38,17 @@ def prepare_command(sources, output, as_json, text_column, api_base, limit, yes,
     """
     from rich.console import Console
 
-    from tweettwin.prepare import prepare
+    from tweettwin.pipeline import prepare_step
 
-    options = PrepareOptions(
-        drop_reposts=not flags["keep_retweets"],
-        drop_replies=flags["drop_replies"],
-        strip_reply_mentions=not flags["keep_reply_mentions"],
-        remove_links=not flags["keep_links"],
-        keep_newlines=flags["keep_newlines"],
-        decode_entities=not flags["keep_entities"],
-        drop_duplicates=not flags["keep_duplicates"],
-        min_words=flags["min_words"],
-        split=flags["split"],
-        validation_fraction=flags["validation_fraction"],
-        min_chars=flags["min_chars"],
-    )
     console = Console(stderr=True)
-    from tweettwin.tracking import start_run
-
-    config = {"sources": list(sources), "output": output, "options": options.to_dict()}
-    with start_run("prepare", config) as run, _progress(console) as progress:
-        result = prepare(
+    with _progress(console) as progress:
+        result = prepare_step(
             list(sources),
             output,
-            options,
-            source_options={
-                "text_column": text_column,
-                "api_base": api_base,
-                "limit": limit,
-                "yes": yes or None,
-            },
+            prepare_options_from(flags),
+            source_options=source_options_from(flags),
             progress=progress,
         )
-        run.log_dataset(result.output, sources=sources)  # inputs -> dataset, in the registry
     console.print(_table(result))
     for warning in result.warnings:
         console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
