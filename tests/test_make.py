@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tweettwin import tracking
 from tweettwin.cli import cli
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-archive.zip"
@@ -59,3 +60,15 @@ def test_make_end_to_end_with_the_embedded_model(tmp_path):
     # the first sample is the card's thumbnail picture
     assert (model / "preview.png").stat().st_size > 10_000 and "thumbnail: preview.png" in card
     assert "new posts for" in res.stderr  # the samples table
+    # a "prepare" and a "train" run, linked: lineage walks the model back to the archive file
+    runs = {r.kind: r for r in tracking.list_runs()}
+    assert set(runs) == {"prepare", "train"} and out["run_id"] == runs["train"].id
+    assert all(r.status == "completed" for r in runs.values())
+    lin = tracking.lineage(model)
+    assert lin["model"]["run_id"] == runs["train"].id
+    assert lin["dataset"]["run_id"] == runs["prepare"].id
+    assert lin["base_model"]["id"] and lin["base_model"]["sha256"]
+    (source,) = lin["inputs"]
+    assert source["location"] == str(SAMPLE) and source["status"] == "ok"
+    shown = CliRunner().invoke(cli, ["runs", "lineage", str(model), "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout) == lin

@@ -1,0 +1,40 @@
+"""prepare_step + train_step on a tiny offline model: two linked runs, and lineage walks the
+model folder back to the raw input file (what `make` and the CLI record)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ml.conftest import synthetic_posts
+from tweettwin import tracking
+from tweettwin.config import PrepareOptions
+from tweettwin.pipeline import prepare_step, train_step
+from tweettwin.train_config import TrainConfig
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.ml
+
+
+def test_steps_record_linked_runs_and_lineage_reaches_the_input_file(tiny_model_dir, tmp_path):
+    posts = tmp_path / "notes.txt"
+    posts.write_text("\n".join(p["text"] for p in synthetic_posts(200)) + "\n")
+    prepared = prepare_step([posts], tmp_path / "data", PrepareOptions(min_chars=0))
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=2, block_size=64)
+    trained = train_step(prepared.output, None, config, progress=False)
+
+    model = tmp_path / "model"  # default: beside the dataset folder
+    base_hash = trained.training["base_model"]["weights_sha256"]
+    assert trained.output_dir == str(model) and trained.to_dict()["run_id"] == trained.run_id
+    run = tracking.get_run(trained.run_id)
+    assert run.kind == "train" and run.status == "completed"
+    assert run.lineage["base_model"].endswith(tiny_model_dir.name)  # (~ for the home folder)
+    assert run.lineage["base_model_hash"] == base_hash
+    assert [m["step"] for m in run.metrics()]  # the training loop reported to the run
+
+    lin = tracking.lineage(model)
+    assert lin["base_model"]["sha256"] == base_hash
+    assert lin["model"]["run_id"] == trained.run_id
+    assert lin["dataset"]["run_id"] == prepared.run_id
+    assert lin["dataset"]["content_hash"] == prepared.content_hash
+    (source,) = lin["inputs"]
+    assert source["location"] == str(posts.resolve()) and source["status"] == "ok"
