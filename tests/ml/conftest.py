@@ -23,7 +23,13 @@ def synthetic_posts(n: int = 240, seed: int = 0, author: str = "tiny") -> list[d
     """Short, varied, post-like texts (records shaped like a dataset's jsonl lines)."""
     rng = random.Random(seed)
     openers = [
-        "Today", "My dream is", "Honestly", "Just", "Remember when", "Nothing beats", "Why is"
+        "Today",
+        "My dream is",
+        "Honestly",
+        "Just",
+        "Remember when",
+        "Nothing beats",
+        "Why is",
     ]
     posts = []
     for i in range(n):
@@ -101,9 +107,15 @@ def write_dataset(path, posts: list[dict], validation_every: int = 10) -> None:
         "options": {"keep_newlines": False},
         "authors": [
             {
-                "handle": a, "name": a.title(), "avatar": None,
-                "downloaded": sum(p["author"] == a for p in posts), "retweets": 0, "replies": 0,
-                "short": 0, "duplicates": 0, "excluded_private": 0,
+                "handle": a,
+                "name": a.title(),
+                "avatar": None,
+                "downloaded": sum(p["author"] == a for p in posts),
+                "retweets": 0,
+                "replies": 0,
+                "short": 0,
+                "duplicates": 0,
+                "excluded_private": 0,
                 "kept": sum(p["author"] == a for p in posts),
                 "train": sum(p["author"] == a for p in train),
                 "validation": sum(p["author"] == a for p in val),
@@ -112,6 +124,21 @@ def write_dataset(path, posts: list[dict], validation_every: int = 10) -> None:
         ],
     }
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def tiny_train_config(model_dir, **overrides):
+    """A TrainConfig sized for the tiny model: short blocks, a high rate, fp32 weights saved."""
+    from tweettwin.train_config import TrainConfig
+
+    base = dict(
+        base_model=str(model_dir),
+        block_size=64,
+        batch_size=2,
+        learning_rate=3e-3,
+        save_dtype="float32",
+        checkpoint_minutes=60,
+    )
+    return TrainConfig(**{**base, **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,12 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from tests.ml.conftest import SEPARATOR, synthetic_posts, write_dataset
+from tests.ml.conftest import SEPARATOR, synthetic_posts, tiny_train_config, write_dataset
 from tweettwin.cli import cli
 from tweettwin.errors import ConfigError, ModelError
 from tweettwin.ml.sampler import LeanLlama, Sampler, SamplingOptions, supports_lean
 from tweettwin.ml.train import train
 from tweettwin.ml.twin import Twin, tidy
-from tweettwin.train_config import TrainConfig
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -25,15 +24,7 @@ MEMORISED = [p["text"] for p in synthetic_posts(3, seed=5)]
 
 def _train(base, tmp, posts, out, **kw):
     write_dataset(tmp / f"{out}-data", posts)
-    cfg = dict(
-        base_model=str(base),
-        block_size=64,
-        batch_size=2,
-        learning_rate=3e-3,
-        save_dtype="float32",
-        checkpoint_minutes=60,
-    )
-    train(tmp / f"{out}-data", tmp / out, TrainConfig(**{**cfg, **kw}), progress=False)
+    train(tmp / f"{out}-data", tmp / out, tiny_train_config(base, **kw), progress=False)
     return tmp / out
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from tests.ml.conftest import synthetic_posts, write_dataset
+from tests.ml.conftest import synthetic_posts, tiny_train_config, write_dataset
 from tweettwin.errors import ConfigError, DatasetError, ModelError, OutputExistsError
 from tweettwin.ml import train as train_module
 from tweettwin.ml.data import balance_authors, post_texts
@@ -21,15 +21,7 @@ pytestmark = pytest.mark.ml
 
 
 def config(model_dir, **kw):
-    base = dict(
-        base_model=str(model_dir),
-        block_size=64,
-        batch_size=2,
-        learning_rate=3e-3,
-        save_dtype="float32",
-        checkpoint_minutes=60,
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_train_config(model_dir, **kw)
 
 
 def weights(folder):

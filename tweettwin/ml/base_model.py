@@ -140,19 +140,15 @@ def load_base(name: str, dtype: torch.dtype = torch.float32):
         model = AutoModelForCausalLM.from_pretrained(
             folder, dtype=dtype, trust_remote_code=False, use_safetensors=True
         )
-    except ValueError as ex:
-        if "Unrecognized configuration class" in str(ex) or "AutoModelForCausalLM" in str(ex):
+    except (ValueError, OSError) as ex:
+        message = str(ex)
+        if "Unrecognized configuration class" in message or "AutoModelForCausalLM" in message:
             kind = getattr(config, "model_type", "unknown")
             raise ModelError(
                 f"{name} ({kind}) is not a causal language model; pick a text-generation model"
             ) from None
-        raise ModelError(
-            f"{name}: cannot load the weights ({str(ex).splitlines()[0][:200]})"
-        ) from None
-    except OSError as ex:
-        raise ModelError(
-            f"{name}: cannot load the weights ({str(ex).splitlines()[0][:200]})"
-        ) from None
+        first_line = (message.splitlines() or [type(ex).__name__])[0][:200]
+        raise ModelError(f"{name}: cannot load the weights ({first_line})") from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except Exception as ex:
