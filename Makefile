@@ -28,8 +28,12 @@ demo: install
 	$(BIN)/tweettwin --workspace demo make examples/sample-archive.zip --overwrite
 	$(BIN)/tweettwin generate demo/odile_bakes/model "the ovens" -n 5
 
+# The ML tests run once more with each compute precision forced: their outcome must not depend on
+# which dtype this CPU measures fast (AVX2 machines pick fp32, AVX512-BF16/AMX ones bf16).
 test: install
 	$(BIN)/python -m pytest -q
+	TWEETTWIN_PRECISION=fp32 $(BIN)/python -m pytest -q -m "ml and not slow"
+	TWEETTWIN_PRECISION=bf16 $(BIN)/python -m pytest -q -m "ml and not slow"
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

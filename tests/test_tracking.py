@@ -256,7 +256,7 @@ def test_cli_runs_list_show_and_lineage(tmp_path, monkeypatch):
     shown = runner.invoke(cli, ["runs", "show", run.id[:12]])
     assert shown.exit_code == 0, shown.output
     png = Path(shown.stdout.strip().splitlines()[-1])
-    assert png == run.dir.resolve() / "loss_curve.png" or png.name == "loss_curve.png"
+    assert png.resolve() == (run.dir / "loss_curve.png").resolve()
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "eval/loss" in shown.output
 

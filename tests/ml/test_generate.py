@@ -38,17 +38,28 @@ def twin_dir(tiny_model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def memorised_dir(tiny_model_dir, tmp_path_factory):
-    """A model that learnt three posts by heart: its samples are mostly copies."""
+    """A model that learnt three posts by heart: most of its samples are copies.
+
+    How fast a tiny model memorises depends on the CPU's numeric path (bf16 autocast or fp32), so
+    train until the model itself shows it has memorised (most unguarded samples are copies),
+    with more steps each try, and fail here, not in the tests, if it never does.
+    """
     posts = [dict(p, text=MEMORISED[i % 3]) for i, p in enumerate(synthetic_posts(90))]
-    return _train(
-        tiny_model_dir,
-        tmp_path_factory.mktemp("mem"),
-        posts,
-        "model",
-        learning_rate=1e-2,
-        max_steps=40,
-        early_stopping_patience=None,
-    )
+    tmp = tmp_path_factory.mktemp("mem")
+    for attempt, steps in enumerate((150, 300, 600)):
+        folder = _train(
+            tiny_model_dir,
+            tmp,
+            posts,
+            f"model{attempt}",
+            learning_rate=1e-2,
+            max_steps=steps,
+            early_stopping_patience=None,
+        )
+        samples = Twin.load(folder).generate(n=20, seed=0, novelty=False).posts
+        if sum(p in MEMORISED for p in samples) >= 10:
+            return folder
+    pytest.fail(f"the tiny model did not memorise its 3 posts in {steps} steps: {samples[:3]}")
 
 
 @pytest.fixture(scope="session")
@@ -247,7 +258,9 @@ def test_cli_generate_json(memorised_dir):
     out = json.loads(res.stdout)
     assert {"posts", "rejected", "seconds"} <= out.keys()
     assert out["rejected"] > 0 and isinstance(out["seconds"], float)
-    assert all(isinstance(p, str) and p for p in out["posts"])
+    assert not set(out["posts"]) & set(MEMORISED)
+    # the same posts as the Python API with the same seed (so the list is checked, even if short)
+    assert out["posts"] == Twin.load(memorised_dir).generate(n=6, seed=1).posts
 
 
 def test_cli_generate_prints_one_post_per_line(twin_dir):

@@ -8,8 +8,6 @@ from importlib import metadata
 
 import torch
 
-from tweettwin.errors import ConfigError
-
 
 def cpu_flags() -> set[str]:
     try:
@@ -45,15 +43,10 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """'bf16' (autocast, fp32 master weights) or 'fp32'."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    if precision == "bf16" and device.type == "cpu" and not native_bf16(device):
-        raise ConfigError(
-            "this CPU has no native bf16 (AVX512-BF16/AMX): it would be slower; use --precision "
-            "fp32"
-        )
-    return precision
+    """'bf16' (autocast, fp32 master weights) or 'fp32': measured per machine (ml/precision.py)."""
+    from tweettwin.ml.precision import choose
+
+    return choose(precision, device, kind="train")
 
 
 def hardware(device: torch.device, num_processes: int = 1) -> dict:

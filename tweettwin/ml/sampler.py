@@ -285,11 +285,12 @@ class Sampler:
     """Samples ``n`` continuations of one prompt from a causal LM (lean path when supported)."""
 
     def __init__(
-        self, model, *, dtype: torch.dtype = torch.bfloat16, lean: bool | None = None
+        self, model, *, dtype: torch.dtype | None = None, lean: bool | None = None
     ) -> None:
         self.model = model
+        self.dtype = dtype or next(model.parameters()).dtype  # compute in the weights' dtype
         use_lean = supports_lean(model) if lean is None else lean
-        self.lean = LeanLlama(model, dtype) if use_lean else None
+        self.lean = LeanLlama(model, self.dtype) if use_lean else None
 
     @property
     def path(self) -> str:

@@ -87,13 +87,14 @@ class Twin:
         training: dict | None = None,
         novelty: NoveltyIndex | None = None,
         lean: bool | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.path = Path(path)
         self.training = training or {}
         self.novelty = novelty
-        self.sampler = Sampler(model, lean=lean)
+        self.sampler = Sampler(model, dtype=dtype, lean=lean)
         self.sep_id = self._separator_id()
         self.stop_ids = self._stop_ids()
         self.defaults = self._defaults()
@@ -102,11 +103,22 @@ class Twin:
 
     @classmethod
     def load(
-        cls, model_dir, *, dtype: torch.dtype = torch.bfloat16, lean: bool | None = None
+        cls,
+        model_dir,
+        *,
+        precision: str | None = None,
+        dtype: torch.dtype | None = None,
+        lean: bool | None = None,
     ) -> Twin:
-        """Load a model folder written by ``tweettwin train`` (or any local causal LM folder)."""
+        """Load a model folder written by ``tweettwin train`` (or any local causal LM folder).
+
+        The compute dtype is ``dtype`` if given, else ``precision`` ('bf16' / 'fp32' / 'auto':
+        measured per machine, see ``ml/precision.py``); the stored dtype does not decide it.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
+
+        from tweettwin.ml.precision import choose, torch_dtype
 
         path = Path(model_dir)
         if not (path / "config.json").is_file():
@@ -115,6 +127,8 @@ class Twin:
                 f"{path}: {what}; give a model folder written by `tweettwin train` or `make`"
             )
         hf_logging.disable_progress_bar()
+        if dtype is None:
+            dtype = torch_dtype(choose(precision, "cpu", kind="decode"))
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=dtype, trust_remote_code=False, use_safetensors=True
@@ -126,7 +140,9 @@ class Twin:
             ) from None
         training = _read_json(path / TRAINING_JSON)
         novelty = NoveltyIndex.load(path) if (path / NOVELTY_FILE).is_file() else None
-        return cls(model, tokenizer, path=path, training=training, novelty=novelty, lean=lean)
+        return cls(
+            model, tokenizer, path=path, training=training, novelty=novelty, lean=lean, dtype=dtype
+        )
 
     def _separator_id(self) -> int:
         tok, gen = self.tokenizer, self.model.generation_config
