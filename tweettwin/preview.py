@@ -13,7 +13,6 @@ import colorsys
 import functools
 import hashlib
 import io
-import json
 import os
 import re
 import unicodedata
@@ -25,7 +24,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from tweettwin.atomic import atomic_file
-from tweettwin.errors import InputError
+from tweettwin.model_folder import DATASET_MANIFEST, PREVIEW_PNG, read_json_object
 
 WIDTH = 1200
 PAD = 56
@@ -412,12 +411,7 @@ def render_preview_for_model(
 ) -> Path:
     """Write ``<model_dir>/preview.png`` for ``text`` using the dataset manifest's author(s)."""
     model_dir = Path(model_dir)
-    try:
-        manifest = json.loads((model_dir / "dataset_manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as ex:
-        raise InputError(
-            f"{model_dir / 'dataset_manifest.json'}: cannot read ({ex}); is it a model folder?"
-        ) from None
+    manifest = read_json_object(model_dir / DATASET_MANIFEST, what="dataset manifest")
     authors: Sequence[dict] = sorted(
         manifest.get("authors") or [{"handle": "twin"}], key=lambda a: -int(a.get("kept") or 0)
     )
@@ -430,7 +424,7 @@ def render_preview_for_model(
     )
     footer = "Written by a language model trained with tweettwin"
     return save_preview(
-        out or model_dir / "preview.png",
+        out or model_dir / PREVIEW_PNG,
         text,
         handle=handle,
         name=name,

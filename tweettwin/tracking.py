@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from tweettwin.errors import ConfigError, InputError
+from tweettwin.model_folder import TrainingRecord, read_json_object, read_model_folder, weights_hash
 from tweettwin.paths import workspace as _workspace
 
 STATUSES = ("running", "completed", "failed", "interrupted")
@@ -67,22 +68,8 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 def model_hash(model_dir: str | os.PathLike) -> str:
-    """Content hash of a model folder's weights: sha256 over each weights file's name and hash.
-
-    Only the weights count, so re-rendering README.md or preview.png keeps the model's identity.
-    """
-    model_dir = Path(model_dir)
-    files = sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))
-    if not files:
-        raise InputError(
-            f"{model_dir}: no model weights (*.safetensors) found; is it a model folder?"
-        )
-    if len(files) == 1:
-        return sha256_file(files[0])
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f"{f.name}\0{sha256_file(f)}\n".encode())
-    return "sha256:" + digest.hexdigest()
+    """A model folder's weights hash (:func:`tweettwin.model_folder.weights_hash`)."""
+    return weights_hash(model_dir)
 
 
 _SECRET_KEY = re.compile(r"token|secret|passw|api[_-]?key|auth|bearer|credential|cookie", re.I)
@@ -375,7 +362,7 @@ class Run:
     def log_dataset(self, dataset_dir: str | os.PathLike, sources: Iterable[Any] = ()) -> None:
         """For a prepare run: the raw input files (located on disk) and the dataset made."""
         dataset_dir = Path(dataset_dir)
-        manifest = _read_json(dataset_dir / "manifest.json")
+        manifest = read_json_object(dataset_dir / "manifest.json", missing_ok=True) or {}
         # The manifest keeps paths relative to each SOURCE's folder; find them on this machine.
         bases = [Path(os.fspath(s)).resolve().parent for s in sources if _is_pathlike(s)]
         for item in manifest.get("inputs", []):
@@ -387,7 +374,8 @@ class Run:
     def use_dataset(self, dataset_dir: str | os.PathLike) -> None:
         """For a train run: the dataset folder it reads (an input, linked to its prepare run)."""
         dataset_dir = Path(dataset_dir)
-        content_hash = _read_json(dataset_dir / "manifest.json").get("content_hash")
+        manifest = read_json_object(dataset_dir / "manifest.json", missing_ok=True) or {}
+        content_hash = manifest.get("content_hash")
         if not content_hash:
             return
         self.add_input(dataset_dir, content_hash, kind="dataset")
@@ -396,11 +384,11 @@ class Run:
     def log_model(self, model_dir: str | os.PathLike) -> str:
         """For a train run: the model folder made, with its lineage from ``training.json``."""
         model_dir = Path(model_dir)
-        training = _read_json(model_dir / "training.json")
+        training = TrainingRecord.read(model_dir)
         fields = {
-            "base_model": _pick(training, "base_model.model_id", "base_model", "base_model_id"),
-            "base_model_hash": _pick(training, "base_model.weights_sha256", "base_model_hash"),
-            "dataset_hash": _pick(training, "dataset.content_hash", "dataset_hash"),
+            "base_model": training.base_model_id,
+            "base_model_hash": training.base_model_hash,
+            "dataset_hash": training.dataset_hash,
         }
         self.set_lineage(**{k: v for k, v in fields.items() if v})
         digest = model_hash(model_dir)
@@ -433,7 +421,7 @@ class Run:
         elif sha256 is None and kind == "model" and p.is_dir():
             sha256 = model_hash(p)
         elif sha256 is None and kind == "dataset" and (p / "manifest.json").is_file():
-            sha256 = json.loads((p / "manifest.json").read_text()).get("content_hash")
+            sha256 = read_json_object(p / "manifest.json").get("content_hash")
         with self._db() as db:
             db.execute(
                 "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?)",
@@ -729,28 +717,6 @@ def _find_run(ws, column: str, value: str | None, kind: str | None = None) -> Ru
 # lineage
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except json.JSONDecodeError as ex:
-        raise InputError(
-            f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})"
-        ) from None
-
-
-def _pick(d: Mapping, *keys: str) -> Any:
-    """First present key; dotted keys reach into nested dicts (training.json layouts differ)."""
-    for key in keys:
-        cur: Any = d
-        for part in key.split("."):
-            cur = cur.get(part) if isinstance(cur, Mapping) else None
-        if cur not in (None, "") and not isinstance(cur, Mapping):
-            return cur
-    return None
-
-
 def lineage(
     model_dir: str | os.PathLike, *, workspace: str | os.PathLike | None = None, verify: bool = True
 ) -> dict:
@@ -766,18 +732,11 @@ def lineage(
         raise InputError(
             f"{model_dir}: not a folder; give a model folder made by `tweettwin train`"
         )
-    training = _read_json(model_dir / "training.json")
-    manifest = _read_json(model_dir / "dataset_manifest.json")
-    if not training and not manifest:
-        raise InputError(
-            f"{model_dir}: no training.json or dataset_manifest.json; "
-            "is it a model folder made by `tweettwin train`?"
-        )
-    weights_hash = model_hash(model_dir)
-    train_run = _find_run(workspace, "model_hash", weights_hash)
-    dataset_hash = manifest.get("content_hash") or _pick(
-        training, "dataset_hash", "dataset.content_hash", "dataset_content_hash"
-    )
+    folder = read_model_folder(model_dir, need_manifest=False)
+    training, manifest = folder.training, folder.manifest
+    digest = model_hash(model_dir)
+    train_run = _find_run(workspace, "model_hash", digest)
+    dataset_hash = manifest.get("content_hash") or training.dataset_hash
     prepare_run = _find_run(workspace, "dataset_hash", dataset_hash, kind="prepare")
     known = _known_locations(workspace, prepare_run)
     inputs = manifest.get("inputs") or (prepare_run.inputs if prepare_run else [])
@@ -785,27 +744,10 @@ def lineage(
     return {
         "model": {
             "path": str(model_dir.resolve()),
-            "sha256": weights_hash,
+            "sha256": digest,
             "run_id": train_run.id if train_run else None,
         },
-        "base_model": {
-            "id": _pick(
-                training,
-                "base_model.model_id",
-                "base_model",
-                "base_model_id",
-                "base_model.name",
-                "base_model.id",
-            ),
-            "sha256": _pick(
-                training,
-                "base_model.weights_sha256",
-                "base_model.sha256",
-                "base_model_hash",
-                "base_model_sha256",
-                "base_model.weights_hash",
-            ),
-        },
+        "base_model": {"id": training.base_model_id, "sha256": training.base_model_hash},
         "dataset": {
             "content_hash": dataset_hash,
             "run_id": prepare_run.id if prepare_run else None,

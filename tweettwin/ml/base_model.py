@@ -7,7 +7,6 @@ set up for posts: one separator token that starts every post and ends it (see ``
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from tweettwin.errors import ModelError
 from tweettwin.ml import embedded
+from tweettwin.model_folder import weights_hash
 from tweettwin.paths import public_path
 
 EMBEDDED = "embedded"
@@ -89,39 +89,6 @@ def _card_license(folder: Path) -> str | None:
     return None
 
 
-def weights_sha256(folder: Path, cache: bool = False) -> str:
-    """sha256 of the safetensors weights (one file: its hash; several: hash of names + hashes).
-
-    ``cache`` keeps the hash beside the file (only in folders tweettwin owns: the embedded one).
-    """
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        raise ModelError(
-            f"{folder}: no *.safetensors weights (only safetensors are loaded, for safety)"
-        )
-    hashes = []
-    for f in files:
-        stamp = (
-            folder / f".{f.name}.sha256"
-        )  # cache for read-only bases such as the converted embedded one
-        key = f"{f.stat().st_size}:{f.stat().st_mtime_ns}"
-        if cache and stamp.is_file() and stamp.read_text().split()[0] == key:
-            hashes.append(stamp.read_text().split()[1])
-            continue
-        digest = hashlib.sha256()
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        hashes.append(digest.hexdigest())
-        if cache:
-            stamp.write_text(f"{key} {hashes[-1]}\n")
-    if len(hashes) == 1:
-        return "sha256:" + hashes[0]
-    listing = "".join(f"{f.name}:{h}\n" for f, h in zip(files, hashes, strict=True))
-    combined = hashlib.sha256(listing.encode())
-    return "sha256:" + combined.hexdigest()
-
-
 def load_base(name: str, dtype: torch.dtype = torch.float32):
     """Load ``(model, tokenizer, BaseModelInfo)``; the tokenizer is already set up for posts."""
     folder, model_id, license_, source = resolve_base(name)
@@ -135,7 +102,7 @@ def load_base(name: str, dtype: torch.dtype = torch.float32):
         raise ModelError(
             f"{name} is an encoder-decoder model; tweettwin needs a causal (decoder-only) LM"
         )
-    weights = weights_sha256(folder, cache=source == EMBEDDED)
+    weights = weights_hash(folder, cache=source == EMBEDDED)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             folder, dtype=dtype, trust_remote_code=False, use_safetensors=True

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tweettwin.ml.data import post_token_stats
 from tweettwin.ml.env import hardware, versions
+from tweettwin.model_folder import TrainingRecord
 from tweettwin.paths import public_path
 from tweettwin.train_config import TrainResult
 
@@ -49,30 +50,28 @@ def build_result(state, config, output_dir: Path, wall: float, steps_per_epoch: 
 
 def training_record(
     result, state, config, base, data, precision, accelerator, train_ids, sep
-) -> dict:
-    return {
-        "format": "tweettwin-training",
-        "format_version": 1,
-        "hyperparameters": config.to_dict(),
-        "precision": precision,
-        "separator": sep,
-        "author_tags": config.author_tags,
-        "keep_newlines": data.keep_newlines,
-        "authors": sorted({r.get("author") or "" for r in data.train} - {""}),
-        "metrics": result.metrics,
-        "evals": state.evals,
-        "stop_reason": state.stop_reason,
-        "wall_time_s": round(result.wall_time_s, 1),
-        "train_time_s": round(state.train_seconds, 1),
-        "tokens_per_s": round(result.tokens_per_s, 1),
-        "hardware": hardware(accelerator.device, accelerator.num_processes),
-        "versions": versions(),
-        "base_model": base.to_dict(),
-        "dataset": {
+) -> TrainingRecord:
+    return TrainingRecord(
+        hyperparameters=config.to_dict(),
+        precision=precision,
+        separator=sep,
+        author_tags=config.author_tags,
+        keep_newlines=data.keep_newlines,
+        authors=sorted({r.get("author") or "" for r in data.train} - {""}),
+        metrics=result.metrics,
+        evals=state.evals,
+        stop_reason=state.stop_reason,
+        wall_time_s=round(result.wall_time_s, 1),
+        train_time_s=round(state.train_seconds, 1),
+        tokens_per_s=round(result.tokens_per_s, 1),
+        hardware=hardware(accelerator.device, accelerator.num_processes),
+        versions=versions(),
+        base_model=base.to_dict(),
+        dataset={
             "path": public_path(data.path),
             "content_hash": data.manifest.get("content_hash"),
             "train_posts": len(data.train),
             "validation_posts": len(data.validation),
             "train_tokens": post_token_stats(train_ids),
         },
-    }
+    )

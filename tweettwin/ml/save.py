@@ -21,9 +21,7 @@ import torch
 from transformers import GenerationConfig
 
 from tweettwin.atomic import write_text
-
-TRAINING_JSON = "training.json"
-MANIFEST_COPY = "dataset_manifest.json"
+from tweettwin.model_folder import DATASET_MANIFEST, TrainingRecord
 
 
 def generation_config(sep_id: int, max_new_tokens: int) -> GenerationConfig:
@@ -53,7 +51,7 @@ def save_model_folder(
     sep_id: int,
     max_new_tokens: int,
     save_dtype: str,
-    training: dict,
+    training: TrainingRecord,
     manifest: dict,
     train_texts: list[str],
 ) -> None:
@@ -67,10 +65,10 @@ def save_model_folder(
     model.generation_config = generation_config(sep_id, max_new_tokens)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    write_text(folder / TRAINING_JSON, json.dumps(training, indent=2, ensure_ascii=False) + "\n")
-    write_text(folder / MANIFEST_COPY, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    training.write(folder)
+    write_text(folder / DATASET_MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     _write_novelty_index(folder, train_texts)
-    _write_card(folder, training, manifest)
+    _write_card(folder, training.to_dict(), manifest)
 
 
 def _optional(module: str, name: str):

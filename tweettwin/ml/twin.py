@@ -12,7 +12,6 @@ samples again, a bounded number of times.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,8 +23,8 @@ from tweettwin.errors import ConfigError, ModelError
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
 from tweettwin.ml.sampler import Sampler, SamplingOptions
+from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
 
-TRAINING_JSON = "training.json"
 MAX_ROUNDS = 6  # sampling rounds per call: the first, then resampling of copies / empty samples
 _BLANK_RUNS = re.compile(r"[ \t]*\n\s*")
 
@@ -64,15 +63,6 @@ def tidy(text: str, keep_newlines: bool) -> str:
         return " ".join(text.split())
     lines = _BLANK_RUNS.split(text.strip())
     return "\n".join(" ".join(line.split()) for line in lines)
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as ex:
-        raise ModelError(f"{path}: not valid JSON ({ex}); the model folder is damaged") from None
 
 
 class Twin:
@@ -138,7 +128,9 @@ class Twin:
             raise ModelError(
                 f"{path}: cannot load the model ({str(ex).splitlines()[0][:200]})"
             ) from None
-        training = _read_json(path / TRAINING_JSON)
+        # any local causal LM folder loads; a tweettwin one adds its separator and settings
+        has_record = (path / TRAINING_JSON).is_file()
+        training = TrainingRecord.read(path).to_dict() if has_record else {}
         novelty = NoveltyIndex.load(path) if (path / NOVELTY_FILE).is_file() else None
         return cls(
             model, tokenizer, path=path, training=training, novelty=novelty, lean=lean, dtype=dtype
