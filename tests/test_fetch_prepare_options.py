@@ -55,3 +55,25 @@ def test_prepare_api_passes_fetch_options_only_to_fetch_specs():
     assert len(list(fetched.posts)) == 12
     with pytest.raises(ConfigError, match="unknown source option"):
         open_source(SPEC, bogus=1)
+
+
+def test_python_fetch_and_prepare_of_a_handle_are_recorded_runs():
+    from tweettwin.pipeline import fetch_step, prepare_step  # tweettwin.fetch / .prepare
+    from tweettwin.tracking import list_runs
+
+    with FakeMastodon(30) as server:
+        fetched = fetch_step(SPEC, api_base=server.url, limit=10)
+        prepared = prepare_step(
+            [SPEC],
+            "dataset",
+            PrepareOptions(min_chars=0, warn_chars=0),
+            source_options={"api_base": server.url},
+        )
+    fetch_runs = list_runs(kind="fetch")
+    assert len(fetch_runs) == 2 and fetched.run_id in {r.id for r in fetch_runs}
+    assert all(r.status == "completed" for r in fetch_runs)
+    assert {r.lineage["raw_dir"] for r in fetch_runs} == {str(_raw_folder().resolve())}
+    [prep] = list_runs(kind="prepare")
+    assert prep.id == prepared.run_id and prep.lineage["dataset_hash"] == prepared.content_hash
+    # the prepare run's input is the raw file the fetch run wrote
+    assert any(Path(i["path"]).parent == _raw_folder().resolve() for i in prep.inputs)

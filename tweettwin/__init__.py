@@ -22,13 +22,14 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, tuple[str, str]] = {
     # import and clean
     "open_source": ("tweettwin.sources", "open_source"),
-    "fetch": ("tweettwin.fetch", "fetch"),
-    "prepare": ("tweettwin.prepare", "prepare"),
+    # fetch / prepare / train are the tracked steps: each is a run in the local registry
+    "fetch": ("tweettwin.pipeline", "fetch_step"),
+    "prepare": ("tweettwin.pipeline", "prepare_step"),
     "PrepareOptions": ("tweettwin.config", "PrepareOptions"),
     "load_dataset_dir": ("tweettwin.dataset", "load_dataset_dir"),
     # train and generate
     "TrainConfig": ("tweettwin.train_config", "TrainConfig"),
-    "train": ("tweettwin.ml.train", "train"),
+    "train": ("tweettwin.pipeline", "train_step"),
     "Twin": ("tweettwin.ml.twin", "Twin"),
     "make": ("tweettwin.make", "make"),
     # track, describe, publish
@@ -49,6 +50,10 @@ def __getattr__(name: str) -> Any:
         module, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'tweettwin' has no attribute {name!r}") from None
+    if module.startswith("tweettwin.ml."):  # a clear hint, not a ModuleNotFoundError
+        from tweettwin.errors import require
+
+        require("torch", f"tweettwin.{name}", "ml")
     value = getattr(importlib.import_module(module), attr)
     globals()[name] = value  # cache: later lookups skip __getattr__
     return value

@@ -1,11 +1,14 @@
 """The tracked pipeline steps that every front end (CLI, ``make``, Python) runs.
 
-    prepared = prepare_step(["twitter-archive.zip"])          # a "prepare" run in the registry
+    fetched = fetch_step("mastodon:@me@example.social")       # a "fetch" run in the registry
+    prepared = prepare_step([fetched.output])                 # a "prepare" run
     trained = train_step(prepared.output, None, TrainConfig())  # a "train" run, lineage linked
 
-Each step is the plain library function (``prepare``, ``train``) inside a run of the local
-registry, so `tweettwin runs lineage MODEL_DIR` can walk model -> base model -> dataset -> input
-files however the model was made. Torch-free: training code is imported only when a step trains.
+They are the public ``tweettwin.fetch`` / ``prepare`` / ``train``. Each is the plain library
+function inside a run of the local registry, so `tweettwin runs lineage MODEL_DIR` can walk
+model -> base model -> dataset -> input files (-> raw fetched pages) however the model was made.
+What a step produced travels to the registry in memory (the manifest, the training record), not
+re-read from disk. Torch-free: training code is imported only when a step trains.
 """
 
 from __future__ import annotations
@@ -17,6 +20,33 @@ from typing import Any
 
 from tweettwin.config import PrepareOptions
 from tweettwin.train_config import TrainConfig, TrainResult
+
+
+def fetch_step(
+    spec: str,
+    output: str | os.PathLike | None = None,
+    *,
+    report_to: Sequence[str] | str = (),
+    **options: Any,
+):
+    """``fetch`` recorded as a "fetch" run: the raw pages are the first link of the lineage.
+
+    ``options`` are those of :func:`tweettwin.fetch.fetch` (``api_base``, ``limit``, ``update``,
+    ``yes``, ``progress``, ``client``); returns its ``FetchResult`` with ``run_id`` set.
+    """
+    from tweettwin.fetch import fetch
+    from tweettwin.tracking import start_run
+
+    recorded = ("api_base", "limit", "update")
+    config = {"source": spec, "output": str(output) if output is not None else None}
+    config |= {k: options.get(k) for k in recorded}
+    with start_run("fetch", config, report_to=report_to) as run:
+        result = fetch(spec, output=output, **options)
+        run.log_metrics({"fetched": result.fetched, "total": result.total}, step=0)
+        run.log_artifact(result.output, "raw-data")
+        run.set_lineage(account=result.account, raw_dir=str(Path(result.output).resolve()))
+    result.run_id = run.id
+    return result
 
 
 def prepare_step(
@@ -46,7 +76,8 @@ def prepare_step(
     }
     with start_run("prepare", config, report_to=report_to) as run:
         result = prepare(sources, output, options, source_options=source_options, progress=progress)
-        run.log_dataset(result.output, sources=sources)  # raw inputs -> dataset
+        # raw inputs -> dataset, from the manifest prepare just wrote (still in memory)
+        run.log_dataset(result.output, sources=sources, manifest=result.manifest)
         run.finish(outputs={"dataset_dir": str(result.output)})
     result.run_id = run.id
     return result
@@ -66,7 +97,11 @@ def train_step(
     only rank 0 records and reports; the other ranks just train. Ctrl-C raises
     ``TrainingInterrupted`` (a checkpoint was saved; resume with ``config.resume``).
     """
+    from tweettwin.errors import require
+
+    require("torch", "Training", "ml")
     from tweettwin.ml.train import train
+    from tweettwin.model_folder import weights_hash
     from tweettwin.tracking import start_run
 
     config = config or TrainConfig()
@@ -76,9 +111,15 @@ def train_step(
     with start_run("train", config.to_dict(), report_to=report_to) as run:
         run.use_dataset(dataset_dir)
         result = train(dataset_dir, output, config, tracker=run, progress=progress)
-        # weights hash (`tweettwin runs lineage` finds this run by it), base model and dataset
-        run.log_model(output)
-        run.set_lineage(dataset_dir=str(dataset_dir), model_dir=str(output))
+        record = result.record  # the training.json just written, still in memory
+        run.set_lineage(
+            base_model=record.base_model_id,
+            base_model_hash=record.base_model_hash,
+            dataset_hash=record.dataset_hash,
+            dataset_dir=str(dataset_dir),
+        )
+        # the weights hash is how `tweettwin runs lineage MODEL_DIR` finds this run
+        run.log_artifact(output, "model", weights_hash(output))
         run.finish(outputs={"model_dir": str(output)})
     result.run_id = run.id
     return result

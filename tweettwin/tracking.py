@@ -359,10 +359,17 @@ class Run:
         self._fan_out("use_input", p, sha256, kind)
 
     # -- pipeline helpers: what prepare / train / make record -----------------------------
-    def log_dataset(self, dataset_dir: str | os.PathLike, sources: Iterable[Any] = ()) -> None:
-        """For a prepare run: the raw input files (located on disk) and the dataset made."""
+    def log_dataset(
+        self,
+        dataset_dir: str | os.PathLike,
+        sources: Iterable[Any] = (),
+        manifest: Mapping | None = None,
+    ) -> None:
+        """For a prepare run: the raw input files (located on disk) and the dataset made
+        (``manifest``: the dataset's manifest if the caller has it, else read from the folder)."""
         dataset_dir = Path(dataset_dir)
-        manifest = read_json_object(dataset_dir / "manifest.json", missing_ok=True) or {}
+        if manifest is None:
+            manifest = read_json_object(dataset_dir / "manifest.json", missing_ok=True) or {}
         # The manifest keeps paths relative to each SOURCE's folder; find them on this machine.
         bases = [Path(os.fspath(s)).resolve().parent for s in sources if _is_pathlike(s)]
         for item in manifest.get("inputs", []):

@@ -8,6 +8,7 @@ lowest held-out loss per CPU-minute in ``bench/train.py`` (see docs and the benc
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from tweettwin.errors import ConfigError
 
@@ -148,7 +149,8 @@ class TrainResult:
     epochs: float
     stop_reason: str  # "completed" | "early_stopping" | "max_minutes" | "max_steps"
     training: dict = field(default_factory=dict)  # the training.json record
+    record: Any = None  # the same as a model_folder.TrainingRecord
     run_id: str | None = None  # the registry's "train" run (set by tweettwin.pipeline)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "training"}
+        return {k: v for k, v in asdict(self).items() if k not in ("training", "record")}

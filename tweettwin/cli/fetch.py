@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import click
 
@@ -68,9 +67,9 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-    from tweettwin.fetch import default_output, fetch, is_fetch_spec
+    from tweettwin.fetch import default_output, is_fetch_spec
     from tweettwin.fetch.http import HttpClient
-    from tweettwin.tracking import start_run
+    from tweettwin.pipeline import fetch_step
 
     console = Console(stderr=True, soft_wrap=True)
     bar = Progress(
@@ -109,17 +108,10 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         output = str(default_output(source))
     client = HttpClient(sleep=countdown, on_wait=on_wait)
     try:
-        config = {
-            "source": source,
-            "output": output,
-            "api_base": api_base,
-            "limit": limit,
-            "update": update,
-        }
-        with start_run("fetch", config) as run, bar:
-            result = fetch(
+        with bar:
+            result = fetch_step(
                 source,
-                output=output,
+                output,
                 api_base=api_base,
                 limit=limit,
                 update=update,
@@ -127,10 +119,6 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
                 progress=on_progress,
                 client=client,
             )
-            # the raw pages are the first link of the lineage: raw data -> dataset -> model
-            run.log_metrics({"fetched": result.fetched, "total": result.total}, step=0)
-            run.log_artifact(result.output, "raw-data")
-            run.set_lineage(account=result.account, raw_dir=str(Path(result.output).resolve()))
     except KeyboardInterrupt:
         where = f" in {output}" if output else ""
         console.print(

@@ -77,6 +77,7 @@ class FetchResult:
     estimated_reads: int | None = None  # X only: posts billed by this run (estimate)
     estimated_cost_usd: float | None = None
     warnings: list[str] = field(default_factory=list)
+    run_id: str | None = None  # the registry's "fetch" run (set by tweettwin.pipeline)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -264,7 +264,7 @@ def train(
             )
         shutil.rmtree(work, ignore_errors=True)
     accelerator.wait_for_everyone()
-    result.training = training.to_dict()
+    result.record, result.training = training, training.to_dict()
     return result
 
 

@@ -78,17 +78,19 @@ def read_fetched(
 
 def open_fetch_spec(spec: str, workspace: str | os.PathLike | None = None, **options) -> SourceData:
     """``mastodon:…`` / ``bluesky:…`` / ``x:…``: fetch into ``<workspace>/<handle>/raw/<platform>``
-    (resuming an interrupted fetch, else fetching only newer posts), then read it.
+    (resuming an interrupted fetch, else fetching only newer posts), then read it. The fetch is
+    recorded as a "fetch" run, as ``tweettwin fetch`` records it.
 
     ``options`` may carry ``fetch``'s ``api_base``, ``limit``, ``yes``, ``progress``, ``client``;
     anything else (reader options meant for files) is ignored.
     """
-    from tweettwin.fetch import default_output, fetch
+    from tweettwin.fetch import default_output
+    from tweettwin.pipeline import fetch_step
 
     allowed = {"api_base", "limit", "yes", "progress", "client"}
     kwargs = {k: v for k, v in options.items() if k in allowed and v is not None}
     output = Path(options["output"]) if options.get("output") else default_output(spec, workspace)
-    result = fetch(spec, output=output, update=True, **kwargs)
+    result = fetch_step(spec, output=output, update=True, **kwargs)
     return read_fetched(result.output, spec=spec)
 
 
