@@ -29,3 +29,24 @@ def test_ml_names_resolve_lazily():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_without_the_ml_extra_ml_names_and_commands_say_what_to_install(tmp_path):
+    # torch "not installed": a None entry in sys.modules makes `import torch` fail
+    block = "import sys; sys.modules['torch'] = None; "
+    api = subprocess.run(
+        [sys.executable, "-c", block + "import tweettwin; tweettwin.Twin"],
+        capture_output=True,
+        text=True,
+    )
+    assert "needs the 'ml' extra: pip install 'tweettwin[ml]'" in api.stderr
+    cli = subprocess.run(
+        [sys.executable, "-c", block + "from tweettwin.cli import main; main()", "generate",
+         str(tmp_path), "-n", "1"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert cli.returncode == 2 and "Traceback" not in cli.stderr
+    assert cli.stderr.strip().splitlines()[-1] == (
+        "Error: Generating posts needs the 'ml' extra: pip install 'tweettwin[ml]'"
+    )

@@ -71,6 +71,9 @@ def generate_command(
     """
     from rich.console import Console
 
+    from tweettwin.errors import require
+
+    require("torch", "Generating posts", "ml")
     from tweettwin.ml.twin import Twin
 
     err = Console(stderr=True)
