@@ -151,4 +151,4 @@ def test_secret_never_shows_itself():
     )
     client = quiet_client()
     client.add_secret(secret)
-    assert client.redact("Bearer abc123-very-secret failed") == "Bearer ******** failed"
+    assert client.redact("Bearer abc123-very-secret failed") == "Bearer *** failed"

@@ -16,6 +16,7 @@ from typing import Any
 
 from tweettwin.errors import ConfigError, InputError, NetworkError, OutputExistsError
 from tweettwin.model_folder import CARD, TRAINING_JSON
+from tweettwin.redaction import redact
 
 # Never uploaded: resumable checkpoints, temp files of atomic writes, hidden caches, run data.
 IGNORE_PATTERNS = [
@@ -150,7 +151,7 @@ def _hub_error(ex: Exception, repo_id: str, token: str) -> Exception:
     """One clear line for what went wrong; the token scrubbed from anything quoted."""
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-    detail = " ".join(str(ex).split()).replace(token, "***")[:300]
+    detail = redact(" ".join(str(ex).split()), [token])[:300]
     status = _status(ex)
     if isinstance(ex, RepositoryNotFoundError) or status == 404:
         return OutputExistsError(

@@ -20,6 +20,7 @@ import httpx
 
 from tweettwin import __version__
 from tweettwin.errors import FetchError, NetworkError
+from tweettwin.redaction import REDACTED, redact
 
 USER_AGENT = f"tweettwin/{__version__} (+https://github.com/tweettwin/tweettwin)"
 RESET_MARGIN = 1.0  # seconds added to a reset time: clocks differ a little between us and them
@@ -42,7 +43,7 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return "Secret('********')"
+        return f"Secret('{REDACTED}')"
 
     __str__ = __repr__
 
@@ -106,9 +107,8 @@ class HttpClient:
             self._secrets.append(value)
 
     def redact(self, text: str) -> str:
-        for value in self._secrets:
-            text = text.replace(value, "********")
-        return text
+        """``text`` without this client's secrets (nor any other: :func:`tweettwin.redaction.redact`)."""
+        return redact(text, self._secrets)
 
     # -- waiting ---------------------------------------------------------------------------
     def wait(self, seconds: float, reason: str) -> None:
