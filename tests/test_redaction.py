@@ -59,7 +59,9 @@ def test_http_client_and_hub_use_the_same_redactor():
     client = HttpClient()
     client.add_secret("caller-held-token")
     message = "caller-held-token at http://u:p@host"
-    assert client.redact(message) == redact(message, ["caller-held-token"]) == "*** at http://***@host"
+    assert (
+        client.redact(message) == redact(message, ["caller-held-token"]) == "*** at http://***@host"
+    )
     client.close()
 
 
@@ -67,5 +69,7 @@ def test_hub_errors_go_through_the_redactor():
     pytest.importorskip("huggingface_hub")
     from tweettwin.hub import _hub_error
 
-    error = _hub_error(RuntimeError("caller-held-token via http://u:p@proxy"), "me/twin", "caller-held-token")
+    error = _hub_error(
+        RuntimeError("caller-held-token via http://u:p@proxy"), "me/twin", "caller-held-token"
+    )
     assert str(error).endswith("RuntimeError: *** via http://***@proxy")

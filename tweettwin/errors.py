@@ -11,6 +11,7 @@ the web app maps ``http_status`` to a JSON error. Messages are one line and say 
     │   └── NetworkError    the network or the server failed
     ├── OutputExistsError   refusing to overwrite a finished output
     ├── ConfigError         invalid options
+    ├── RegistryError       the run registry (runs.db) is damaged, locked or unreadable
     └── MissingExtraError   an optional dependency is not installed
 """
 
@@ -52,6 +53,14 @@ class OutputExistsError(TweettwinError):
 
 class ConfigError(TweettwinError):
     pass
+
+
+class RegistryError(TweettwinError):
+    pass
+
+
+class TweettwinWarning(UserWarning):
+    """Something the user should know that does not stop the job (the CLI shows one line)."""
 
 
 class MissingExtraError(TweettwinError):

@@ -47,7 +47,9 @@ def known_secrets(extra: Iterable[str] = ()) -> list[str]:
     """Secret values to look for: ``extra`` plus those of the secret environment variables
     (the fixed list above and any ``TWEETTWIN_*`` variable whose name says secret)."""
     values = [os.environ.get(name, "") for name in SECRET_ENV]
-    values += [v for k, v in os.environ.items() if k.startswith("TWEETTWIN_") and SECRET_KEY.search(k)]
+    values += [
+        v for k, v in os.environ.items() if k.startswith("TWEETTWIN_") and SECRET_KEY.search(k)
+    ]
     found = [v for v in values if len(v) >= _MIN_ENV_SECRET]
     # the longest first, so a secret that contains another is replaced whole
     return sorted({*found, *(v for v in extra if v)}, key=len, reverse=True)

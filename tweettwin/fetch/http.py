@@ -107,7 +107,7 @@ class HttpClient:
             self._secrets.append(value)
 
     def redact(self, text: str) -> str:
-        """``text`` without this client's secrets (nor any other: :func:`tweettwin.redaction.redact`)."""
+        """``text`` without this client's secrets, or any other (:func:`redaction.redact`)."""
         return redact(text, self._secrets)
 
     # -- waiting ---------------------------------------------------------------------------
