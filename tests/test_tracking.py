@@ -267,3 +267,73 @@ def test_cli_runs_list_show_and_lineage(tmp_path, monkeypatch):
 
     missing = runner.invoke(cli, ["runs", "show", "NOPE"])
     assert missing.exit_code == 2 and "Error: no run" in missing.output
+
+
+# -- a damaged or locked registry never stops the job (#10) ----------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-archive.zip"
+
+
+def _damage_registry() -> Path:
+    db = workspace() / "runs.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.write_bytes(b"this is not an SQLite file\n" * 200)
+    return db
+
+
+def test_damaged_registry_warns_once_and_the_run_goes_on(tmp_path):
+    from tweettwin.errors import TweettwinWarning
+
+    _damage_registry()
+    with pytest.warns(TweettwinWarning, match=r"not recording this run: .*runs\.db.*mv ") as seen:
+        with tracking.start_run("prepare", {"x": 1}) as run:
+            run.log_metrics({"loss": 1.0}, step=1)
+            run.log_artifact(SAMPLE, "raw-data")
+    assert len(seen) == 1 and run.status == "completed" and run.recorded is False
+
+
+def test_prepare_finishes_on_a_damaged_registry_with_one_warning_line(tmp_path):
+    from click.testing import CliRunner
+
+    from tweettwin.cli import cli
+
+    damaged = _damage_registry()
+    result = CliRunner().invoke(cli, ["prepare", str(SAMPLE), "-o", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "train.jsonl").stat().st_size > 0
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning: not rec")]
+    assert len(warned) == 1 and f"mv {damaged} {damaged}.damaged" in warned[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["runs"], ["runs", "--json"], ["runs", "show", "01J"]])
+def test_runs_on_a_damaged_registry_is_one_error_line(args):
+    from click.testing import CliRunner
+
+    from tweettwin.cli import cli
+
+    _damage_registry()
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("Error: the run registry ") and "move it away" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_locked_registry_waits_briefly_then_the_run_goes_on(monkeypatch):
+    from tweettwin.errors import TweettwinWarning
+    from tweettwin.tracking import registry
+
+    assert registry.LOCK_TIMEOUT_S <= 10  # not SQLite's silent 30 s
+    tracking.connect().close()  # a healthy registry...
+    holder = sqlite3.connect(workspace() / "runs.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # ...whose write lock another process holds
+    monkeypatch.setattr(registry, "LOCK_TIMEOUT_S", 0.2)
+    try:
+        with pytest.warns(TweettwinWarning, match="locked by another process"):
+            with tracking.start_run("train", {}) as run:
+                run.log_metrics({"loss": 2.0}, step=1)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert run.status == "completed" and run.recorded is False
+    assert tracking.list_runs() == []  # nothing half-written once the lock is gone

@@ -36,6 +36,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "start_run": ("tweettwin.tracking", "start_run"),
     "list_runs": ("tweettwin.tracking", "list_runs"),
     "lineage": ("tweettwin.tracking", "lineage"),
+    "Workspace": ("tweettwin.workspace", "Workspace"),
     "write_card": ("tweettwin.card", "write_card"),
     "push": ("tweettwin.hub", "push"),
     # errors
@@ -61,4 +62,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-

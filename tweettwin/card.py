@@ -383,11 +383,13 @@ def write_card(
     n_samples: int = 0,
     preview_text: str | None = None,
     repo_id: str | None = None,
+    workspace: str | os.PathLike | None = None,
 ) -> dict:
     """Re-render ``README.md``; optionally generate samples and the ``preview.png`` thumbnail.
 
     ``preview_prompt`` generates one post with the model for the preview (``preview_text`` uses a
     given post instead); ``n_samples`` > 0 regenerates samples.json. Returns the written paths.
+    ``workspace``'s registry helps find the author's picture for the preview.
     """
     model_dir = Path(model_dir)
     training, manifest, _ = read_model_folder(model_dir)  # fail early, before loading the model
@@ -402,7 +404,8 @@ def write_card(
     if preview_text:
         from tweettwin.preview import render_preview_for_model
 
-        written["preview"] = str(render_preview_for_model(model_dir, preview_text))
+        preview = render_preview_for_model(model_dir, preview_text, workspace=workspace)
+        written["preview"] = str(preview)
     readme = model_dir / CARD
     write_text(readme, render_card(model_dir, repo_id=repo_id))
     written["card"] = str(readme)

@@ -21,6 +21,7 @@ from typing import Any
 from tweettwin.config import PrepareOptions
 from tweettwin.errors import OutputExistsError
 from tweettwin.train_config import TrainConfig, TrainResult
+from tweettwin.workspace import Workspace
 
 DEFAULT_PROMPT = "My dream is"
 N_SAMPLES = 10
@@ -66,18 +67,21 @@ def make(
     progress: bool = True,
     report_to: Sequence[str] = (),
     on_stage: Callable[[str], None] | None = None,
+    workspace: Workspace | str | os.PathLike | None = None,
 ) -> MakeResult:
     """Prepare ``sources``, train a model into ``output`` (default ``<workspace>/<handle>/model``),
     write ``n_samples`` posts for ``prompt`` to its ``samples.json`` and render its model card.
 
     An existing model folder is refused unless ``overwrite`` (and only replaced once the new one
     is complete). ``on_stage(name)`` is called as each stage starts (prepare, train, samples, card).
+    Both runs are recorded in ``workspace`` (default: $TWEETTWIN_WORKSPACE, else ``./tweettwin``).
     """
     from tweettwin import reporters
     from tweettwin.card import write_card
     from tweettwin.pipeline import prepare_step, train_step
 
     stage = on_stage or (lambda name: None)
+    ws = Workspace.resolve(workspace)
     config = dataclasses.replace(train_config or TrainConfig(), overwrite=overwrite, resume=False)
     if output is not None:
         _refuse_existing(Path(output), overwrite)
@@ -85,20 +89,24 @@ def make(
     reporters.check_available(reporters.parse_report_to(report_to))
 
     stage("prepare")
-    prepared = prepare_step(sources, None, prepare_options, source_options=source_options)
-    model_dir = Path(output) if output is not None else prepared.output.parent / "model"
+    prepared = prepare_step(
+        sources, None, prepare_options, source_options=source_options, workspace=ws
+    )
+    model_dir = Path(output) if output is not None else ws.model_dir_for(prepared.output)
     _refuse_existing(model_dir, overwrite)
 
     stage("train")
     # external trackers get the training run only: that is where the metrics are
-    trained = train_step(prepared.output, model_dir, config, report_to=report_to, progress=progress)
+    trained = train_step(
+        prepared.output, model_dir, config, report_to=report_to, progress=progress, workspace=ws
+    )
 
     stage("samples")
     samples = write_samples(model_dir, prompt, n_samples, seed=config.seed)
 
     stage("card")
     # the first sample becomes the card's thumbnail (preview.png), as huggingtweets did
-    write_card(model_dir, preview_text=samples.posts[0] if samples.posts else None)
+    write_card(model_dir, preview_text=samples.posts[0] if samples.posts else None, workspace=ws)
     return MakeResult(
         model_dir, prepared.output, prepared, trained, samples, prompt, trained.run_id
     )

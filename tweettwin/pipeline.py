@@ -20,6 +20,7 @@ from typing import Any
 
 from tweettwin.config import PrepareOptions
 from tweettwin.train_config import TrainConfig, TrainResult
+from tweettwin.workspace import Workspace
 
 
 def fetch_step(
@@ -27,12 +28,14 @@ def fetch_step(
     output: str | os.PathLike | None = None,
     *,
     report_to: Sequence[str] | str = (),
+    workspace: Workspace | str | os.PathLike | None = None,
     **options: Any,
 ):
     """``fetch`` recorded as a "fetch" run: the raw pages are the first link of the lineage.
 
     ``options`` are those of :func:`tweettwin.fetch.fetch` (``api_base``, ``limit``, ``update``,
-    ``yes``, ``progress``, ``client``); returns its ``FetchResult`` with ``run_id`` set.
+    ``yes``, ``progress``, ``client``); returns its ``FetchResult`` with ``run_id`` set. The
+    pages go to ``<workspace>/<handle>/raw/<platform>`` unless ``output`` says otherwise.
     """
     from tweettwin.fetch import fetch
     from tweettwin.tracking import start_run
@@ -40,8 +43,8 @@ def fetch_step(
     recorded = ("api_base", "limit", "update")
     config = {"source": spec, "output": str(output) if output is not None else None}
     config |= {k: options.get(k) for k in recorded}
-    with start_run("fetch", config, report_to=report_to) as run:
-        result = fetch(spec, output=output, **options)
+    with start_run("fetch", config, report_to=report_to, workspace=workspace) as run:
+        result = fetch(spec, output=output, workspace=workspace, **options)
         run.log_metrics({"fetched": result.fetched, "total": result.total}, step=0)
         run.log_artifact(result.output, "raw-data")
         run.set_lineage(account=result.account, raw_dir=str(Path(result.output).resolve()))
@@ -57,16 +60,18 @@ def prepare_step(
     source_options: Mapping[str, Any] | None = None,
     report_to: Sequence[str] | str = (),
     progress=None,
+    workspace: Workspace | str | os.PathLike | None = None,
 ):
     """``prepare`` recorded as a "prepare" run: its options, raw input files and dataset made.
 
     Arguments are those of :func:`tweettwin.prepare.prepare`; returns its ``PrepareResult`` with
-    ``run_id`` set.
+    ``run_id`` set. The run is recorded in ``workspace``'s registry.
     """
     from tweettwin.prepare import prepare
     from tweettwin.tracking import start_run
 
     options = options or PrepareOptions()
+    ws = Workspace.resolve(workspace)
     sources = list(sources)
     config = {
         # ready SourceData objects are recorded by their spec
@@ -74,8 +79,10 @@ def prepare_step(
         "output": str(output) if output is not None else None,
         "options": options.to_dict(),
     }
-    with start_run("prepare", config, report_to=report_to) as run:
-        result = prepare(sources, output, options, source_options=source_options, progress=progress)
+    with start_run("prepare", config, report_to=report_to, workspace=ws) as run:
+        result = prepare(
+            sources, output, options, source_options=source_options, progress=progress, workspace=ws
+        )
         # raw inputs -> dataset, from the manifest prepare just wrote (still in memory)
         run.log_dataset(result.output, sources=sources, manifest=result.manifest)
         run.finish(outputs={"dataset_dir": str(result.output)})
@@ -90,6 +97,7 @@ def train_step(
     *,
     report_to: Sequence[str] | str = (),
     progress: bool = True,
+    workspace: Workspace | str | os.PathLike | None = None,
 ) -> TrainResult:
     """``train`` recorded as a "train" run: dataset used, metrics, model made and its lineage.
 
@@ -105,10 +113,12 @@ def train_step(
     from tweettwin.tracking import start_run
 
     config = config or TrainConfig()
-    output = Path(output) if output is not None else Path(dataset_dir).resolve().parent / "model"
+    if output is None:
+        output = Workspace.model_dir_for(Path(dataset_dir).resolve())
+    output = Path(output)
     if not is_main_process():
         return train(dataset_dir, output, config, progress=False)
-    with start_run("train", config.to_dict(), report_to=report_to) as run:
+    with start_run("train", config.to_dict(), report_to=report_to, workspace=workspace) as run:
         run.use_dataset(dataset_dir)
         result = train(dataset_dir, output, config, tracker=run, progress=progress)
         record = result.record  # the training.json just written, still in memory

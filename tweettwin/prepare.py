@@ -9,7 +9,6 @@ one rename.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from tweettwin.dataset import (
     write_manifest,
 )
 from tweettwin.errors import ConfigError, DatasetError, OutputExistsError
-from tweettwin.paths import workspace
+from tweettwin.workspace import Workspace
 
 # progress(stage, count): stage "read" counts posts read so far, "write" lines written.
 Progress = Callable[[str, int], None]
@@ -72,10 +71,9 @@ class PrepareResult:
         }
 
 
-def default_output(handles: Sequence[str]) -> Path:
+def default_output(handles: Sequence[str], workspace: Workspace | str | None = None) -> Path:
     """``<workspace>/<handle>[+<handle>...]/data``."""
-    safe = [re.sub(r"[^\w.-]+", "_", h).strip("._") or "posts" for h in handles] or ["posts"]
-    return workspace() / "+".join(safe) / "data"
+    return Workspace.resolve(workspace).data_dir(handles)
 
 
 def prepare(
@@ -85,11 +83,13 @@ def prepare(
     *,
     source_options: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    workspace: Workspace | str | os.PathLike | None = None,
 ) -> PrepareResult:
     """Import, clean and split ``sources`` (paths, or ready ``SourceData``) into a dataset folder.
 
-    ``output`` defaults to ``<workspace>/<handle>/data`` (handles joined with ``+``). An existing
-    dataset folder there is replaced atomically; any other existing folder is refused.
+    ``output`` defaults to ``<workspace>/<handle>/data`` (handles joined with ``+``); fetched
+    SOURCEs go to the same ``workspace`` (default: $TWEETTWIN_WORKSPACE, else ``./tweettwin``).
+    An existing dataset folder there is replaced atomically; any other existing folder is refused.
     ``source_options`` go to ``open_source`` (e.g. ``text_column``). Raises ``InputError`` for
     unreadable input and ``DatasetError`` when too little text is left to train on.
     """
@@ -99,7 +99,8 @@ def prepare(
             "give at least one SOURCE: an X archive (.zip or folder), a Mastodon export, "
             "or a CSV/JSON/text file"
         )
-    opened = [_open(spec, source_options or {}) for spec in sources]
+    ws = Workspace.resolve(workspace)
+    opened = [_open(spec, {**(source_options or {}), "workspace": ws}) for spec in sources]
     if output is not None:
         _check_output(Path(output))
     cleaner = Cleaner(options, authors={h: a for sd in opened for h, a in sd.authors.items()})
@@ -111,7 +112,7 @@ def prepare(
             writer.close()
         reports = list(cleaner.reports.values())
         warnings = _check_amount(reports, cleaner, options)
-        out = Path(output) if output is not None else default_output([r.handle for r in reports])
+        out = Path(output) if output is not None else ws.data_dir([r.handle for r in reports])
         _check_output(out)
         inputs = _hash_inputs(opened)
         with atomic_dir(out, overwrite=True) as folder:

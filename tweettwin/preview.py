@@ -361,7 +361,7 @@ def save_preview(path: str | os.PathLike, text: str, **kwargs: Any) -> Path:
 # ------------------------------------------------------------------------------ model folders
 
 
-def _input_candidates(model_dir: Path, manifest: dict) -> list[Path]:
+def _input_candidates(model_dir: Path, manifest: dict, workspace=None) -> list[Path]:
     """Where the archive may be: the registry's absolute input paths, then the manifest's paths."""
     candidates: list[Path] = []
     try:
@@ -370,7 +370,7 @@ def _input_candidates(model_dir: Path, manifest: dict) -> list[Path]:
         digests = {
             str(i.get("sha256", "")).removeprefix("sha256:") for i in manifest.get("inputs", [])
         }
-        for run in tracking.list_runs(kind="prepare"):
+        for run in tracking.list_runs(kind="prepare", workspace=workspace):
             candidates += [
                 Path(i["path"])
                 for i in run.inputs
@@ -385,7 +385,10 @@ def _input_candidates(model_dir: Path, manifest: dict) -> list[Path]:
 
 
 def find_avatar(
-    model_dir: str | os.PathLike, author: dict, manifest: dict | None = None
+    model_dir: str | os.PathLike,
+    author: dict,
+    manifest: dict | None = None,
+    workspace: str | os.PathLike | None = None,
 ) -> bytes | None:
     """The author's profile picture recorded by ``prepare`` (a path in the archive), if readable."""
     avatar = author.get("avatar")
@@ -395,7 +398,7 @@ def find_avatar(
         return Path(avatar).read_bytes() if Path(avatar).is_file() else None
     from tweettwin.sources.x_archive import read_avatar
 
-    for archive in _input_candidates(Path(model_dir), manifest or {}):
+    for archive in _input_candidates(Path(model_dir), manifest or {}, workspace):
         try:
             return read_avatar(archive, avatar)
         except Exception:
@@ -408,8 +411,10 @@ def render_preview_for_model(
     text: str,
     out: str | os.PathLike | None = None,
     prompt: str | None = None,
+    workspace: str | os.PathLike | None = None,
 ) -> Path:
-    """Write ``<model_dir>/preview.png`` for ``text`` using the dataset manifest's author(s)."""
+    """Write ``<model_dir>/preview.png`` for ``text`` using the dataset manifest's author(s)
+    (their picture found through ``workspace``'s run registry)."""
     model_dir = Path(model_dir)
     manifest = read_json_object(model_dir / DATASET_MANIFEST, what="dataset manifest")
     authors: Sequence[dict] = sorted(
@@ -428,6 +433,6 @@ def render_preview_for_model(
         text,
         handle=handle,
         name=name,
-        avatar=find_avatar(model_dir, lead, manifest),
+        avatar=find_avatar(model_dir, lead, manifest, workspace),
         footer=footer,
     )

@@ -1,9 +1,9 @@
 """The workspace: one folder for each account's posts, datasets and models, and the run registry.
 
-    ws = Workspace.resolve("~/twins")     # explicit, else $TWEETTWIN_WORKSPACE, else ./tweettwin
-    ws.raw_dir("alice@mastodon.social", "mastodon")   # ~/twins/alice@mastodon.social/raw/mastodon
-    ws.data_dir(["alice"])                            # ~/twins/alice/data
-    ws.db_path                                        # ~/twins/runs.db
+    ws = Workspace.resolve("twins")       # explicit, else $TWEETTWIN_WORKSPACE, else ./tweettwin
+    ws.raw_dir("alice@mastodon.social", "mastodon")   # twins/alice@mastodon.social/raw/mastodon
+    ws.data_dir(["alice"])                            # twins/alice/data
+    ws.db_path                                        # twins/runs.db
 
 Every front end builds one and passes it down (the CLI from ``--workspace``), so nothing reads
 the environment behind the caller's back. It is path-like: any ``workspace=`` argument that

@@ -6,13 +6,16 @@ stdout carries results (``--json``, generated posts); progress and tables go to 
 
 from __future__ import annotations
 
-import os
+import contextlib
+import warnings
+from collections.abc import Iterator
 
 import click
 
 from tweettwin import __version__
-from tweettwin.errors import TweettwinError
+from tweettwin.errors import TweettwinError, TweettwinWarning
 from tweettwin.paths import WORKSPACE_ENV
+from tweettwin.workspace import Workspace
 
 
 class UserError(click.ClickException):
@@ -24,7 +27,8 @@ class TweettwinGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with _warnings_as_lines():
+                return super().invoke(ctx)
         except TweettwinError as ex:
             raise UserError(str(ex)) from None
         except KeyboardInterrupt:
@@ -42,10 +46,36 @@ class TweettwinGroup(click.Group):
         f"[env: {WORKSPACE_ENV}; default ./tweettwin]."
     ),
 )
-def cli(workspace: str | None) -> None:
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None) -> None:
     """Turn your own posts into a small language model that writes new posts in your voice."""
-    if workspace:
-        os.environ[WORKSPACE_ENV] = workspace
+    ctx.obj = Workspace.resolve(workspace)
+
+
+def current_workspace() -> Workspace:
+    """The workspace of the command being run (``--workspace``, else the environment's)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Workspace) if ctx else None
+    return found or Workspace.resolve()
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show tweettwin's own warnings as one ``Warning:`` line on stderr, each message once."""
+    shown: set[str] = set()
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, TweettwinWarning):
+            return previous(message, category, filename, lineno, file, line)
+        if str(message) not in shown:
+            shown.add(str(message))
+            click.echo(f"Warning: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", TweettwinWarning)  # `shown` de-duplicates instead
+        warnings.showwarning = show
+        yield
 
 
 def main() -> None:

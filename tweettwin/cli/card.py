@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tweettwin.cli import cli
+from tweettwin.cli import cli, current_workspace
 
 
 @cli.command(name="card")
@@ -40,6 +40,7 @@ def card_command(model_dir, preview_prompt, preview_text, n_samples, repo_id, js
         n_samples=n_samples,
         preview_text=preview_text,
         repo_id=repo_id,
+        workspace=current_workspace(),
     )
     if json_:
         click.echo(json.dumps(written))

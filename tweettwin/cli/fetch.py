@@ -7,7 +7,7 @@ import time
 
 import click
 
-from tweettwin.cli import cli
+from tweettwin.cli import cli, current_workspace
 
 
 @cli.command(name="fetch")
@@ -104,8 +104,9 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
             time.sleep(min(1.0, left))
         bar.update(task, description=f"Fetching {source}")
 
+    workspace = current_workspace()
     if is_fetch_spec(source) and output is None:
-        output = str(default_output(source))
+        output = str(default_output(source, workspace))
     client = HttpClient(sleep=countdown, on_wait=on_wait)
     try:
         with bar:
@@ -118,6 +119,7 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
                 yes=yes,
                 progress=on_progress,
                 client=client,
+                workspace=workspace,
             )
     except KeyboardInterrupt:
         where = f" in {output}" if output else ""

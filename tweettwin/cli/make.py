@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tweettwin.cli import cli
+from tweettwin.cli import cli, current_workspace
 from tweettwin.cli.options import (
     cleaning_options,
     prepare_options_from,
@@ -77,6 +77,7 @@ def make_command(sources, output, overwrite, prompt, n_samples, as_json, **flags
         overwrite=overwrite,
         report_to=flags["report_to"],
         on_stage=lambda stage: console.rule(f"[bold]{_STAGES[stage]}", align="left"),
+        workspace=current_workspace(),
     )
     console.print(_table(result))
     if len(result.samples.posts) < n_samples:

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from tweettwin.cli import cli
+from tweettwin.cli import cli, current_workspace
 from tweettwin.cli.options import (
     cleaning_options,
     prepare_options_from,
@@ -48,6 +48,7 @@ def prepare_command(sources, output, as_json, **flags) -> None:
             prepare_options_from(flags),
             source_options=source_options_from(flags),
             progress=progress,
+            workspace=current_workspace(),
         )
     console.print(_table(result))
     for warning in result.warnings:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from tweettwin.cli import cli
+from tweettwin.cli import cli, current_workspace
 
 _STATUS_STYLE = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
 
@@ -46,7 +46,7 @@ def runs_list(ctx: click.Context, kind, status, limit, json_) -> None:
         return
     from tweettwin.tracking import list_runs
 
-    runs = list_runs(kind=kind, status=status, limit=limit)
+    runs = list_runs(kind=kind, status=status, limit=limit, workspace=current_workspace())
     if json_:
         click.echo(json.dumps([r.to_dict() for r in runs], default=str))
         return
@@ -88,7 +88,7 @@ def runs_show(run_id: str, json_: bool) -> None:
     """Print a run's config, metrics and lineage, and write its loss curve (PNG)."""
     from tweettwin.tracking import get_run, plot_metrics
 
-    run = get_run(run_id)
+    run = get_run(run_id, workspace=current_workspace())
     plot = plot_metrics(run)
     if json_:
         click.echo(
@@ -142,7 +142,7 @@ def runs_lineage(model_dir: str, no_verify: bool, json_: bool) -> None:
     """Walk a model folder back to its base model, dataset and exact input files."""
     from tweettwin.tracking import lineage
 
-    lin = lineage(model_dir, verify=not no_verify)
+    lin = lineage(model_dir, verify=not no_verify, workspace=current_workspace())
     if json_:
         click.echo(json.dumps(lin))
         return

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tweettwin.cli import cli
+from tweettwin.cli import cli, current_workspace
 from tweettwin.cli.options import train_config_from, training_options
 from tweettwin.train_config import TrainConfig
 
@@ -38,7 +38,9 @@ def train_command(dataset_dir, output, resume, overwrite, json_, **flags) -> Non
     from tweettwin.pipeline import is_main_process, train_step
 
     try:
-        result = train_step(dataset_dir, output, config, report_to=flags["report_to"])
+        result = train_step(
+            dataset_dir, output, config, report_to=flags["report_to"], workspace=current_workspace()
+        )
     except TrainingInterrupted as ex:
         click.echo(str(ex), err=True)
         raise SystemExit(130) from None

@@ -24,7 +24,7 @@ from tweettwin.errors import ConfigError, FetchError, InputError
 from tweettwin.fetch.base import Account, Platform
 from tweettwin.fetch.http import HttpClient
 from tweettwin.fetch.store import FetchStore
-from tweettwin.paths import workspace
+from tweettwin.workspace import Workspace
 
 PLATFORMS = ("mastodon", "bluesky", "x")
 MAX_EMPTY_PAGES = 5  # pages in a row with nothing new before we call the pagination endless
@@ -126,11 +126,10 @@ def parse_spec(spec: str) -> FetchSpec:
     return FetchSpec("x", m["handle"], spec)
 
 
-def default_output(spec: str | FetchSpec, root: str | Path | None = None) -> Path:
+def default_output(spec: str | FetchSpec, root: Workspace | str | Path | None = None) -> Path:
     """``<workspace>/<handle>/raw/<platform>``: where fetches (and ``prepare handle``) put posts."""
     parsed = spec if isinstance(spec, FetchSpec) else parse_spec(spec)
-    slug = re.sub(r"[^A-Za-z0-9._@-]", "_", parsed.handle)
-    return workspace(root) / slug / "raw" / parsed.platform
+    return Workspace.resolve(root).raw_dir(parsed.handle, parsed.platform)
 
 
 def fetch(
@@ -142,12 +141,14 @@ def fetch(
     yes: bool = False,
     progress: ProgressCallback | None = None,
     client: HttpClient | None = None,
+    workspace: Workspace | str | Path | None = None,
 ) -> FetchResult:
     """Fetch the public posts of ``spec`` into ``output`` (resuming or updating what is there).
 
     ``limit`` caps the posts stored by one pass (the first fetch, or one ``update``). X bills
     reads: without ``limit``, an X fetch estimated above ``x_api.CONFIRM_READS`` reads needs
-    ``yes=True``; an explicit ``limit`` is consent to read that many.
+    ``yes=True``; an explicit ``limit`` is consent to read that many. ``output`` defaults to
+    ``<workspace>/<handle>/raw/<platform>``.
     """
     parsed = parse_spec(spec)
     if limit is not None and limit < 1:
@@ -163,7 +164,7 @@ def fetch(
         _check_api_base(platform.api_base)
         account = platform.lookup()
         report(FetchProgress("account", expected=account.posts_count, message=f"{account.handle}"))
-        out = Path(output) if output else default_output(parsed)
+        out = Path(output) if output else default_output(parsed, workspace)
         reads, cost = _confirm_cost(platform, account, out, limit, yes, report)
         store = FetchStore.open(
             out,

@@ -31,8 +31,18 @@ SUPPORTED_INPUTS = (
 )
 # Options for on-the-fly fetches (``mastodon:@u@host`` ...): passed to fetch specs only.
 FETCH_OPTIONS = frozenset(("api_base", "limit", "yes"))
+# "workspace" is where a fetched SOURCE's pages go; file readers ignore it.
 OPTIONS = frozenset(
-    ("author", "text_column", "max_member_bytes", "sort", "notes", "keep_edits", *FETCH_OPTIONS)
+    (
+        "author",
+        "text_column",
+        "max_member_bytes",
+        "sort",
+        "notes",
+        "keep_edits",
+        "workspace",
+        *FETCH_OPTIONS,
+    )
 )
 _READER_OPTIONS = {
     "x-archive": ("author", "max_member_bytes", "sort", "notes", "keep_edits"),
@@ -53,7 +63,8 @@ def open_source(spec: str | Path, **options) -> SourceData:
     ``sort`` (X: oldest first, holding every post; default False: file order, streamed),
     ``notes`` (X: full text of long posts from note-tweet.js, default True), ``keep_edits``
     (X: keep superseded edit versions, default False); for ``mastodon:``/``bluesky:``/``x:``
-    specs fetched on the fly, ``fetch``'s ``api_base``, ``limit`` and ``yes``.
+    specs fetched on the fly, ``fetch``'s ``api_base``, ``limit`` and ``yes``, and the
+    ``workspace`` to fetch into.
     """
     unknown = set(options) - OPTIONS
     if unknown:

@@ -90,7 +90,7 @@ def open_fetch_spec(spec: str, workspace: str | os.PathLike | None = None, **opt
     allowed = {"api_base", "limit", "yes", "progress", "client"}
     kwargs = {k: v for k, v in options.items() if k in allowed and v is not None}
     output = Path(options["output"]) if options.get("output") else default_output(spec, workspace)
-    result = fetch_step(spec, output=output, update=True, **kwargs)
+    result = fetch_step(spec, output=output, update=True, workspace=workspace, **kwargs)
     return read_fetched(result.output, spec=spec)
 
 
