@@ -324,11 +324,13 @@ def test_locked_registry_waits_briefly_then_the_run_goes_on(monkeypatch):
     from tweettwin.tracking import registry
 
     assert registry.LOCK_TIMEOUT_S <= 10  # not SQLite's silent 30 s
-    tracking.connect().close()  # a healthy registry...
+    done = tracking.start_run("prepare", {})  # a healthy registry...
+    done.finish()
     holder = sqlite3.connect(workspace() / "runs.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # ...whose write lock another process holds
     monkeypatch.setattr(registry, "LOCK_TIMEOUT_S", 0.2)
     try:
+        assert [r.id for r in tracking.list_runs()] == [done.id]  # readers are not blocked
         with pytest.warns(TweettwinWarning, match="locked by another process"):
             with tracking.start_run("train", {}) as run:
                 run.log_metrics({"loss": 2.0}, step=1)
@@ -336,4 +338,4 @@ def test_locked_registry_waits_briefly_then_the_run_goes_on(monkeypatch):
         holder.execute("ROLLBACK")
         holder.close()
     assert run.status == "completed" and run.recorded is False
-    assert tracking.list_runs() == []  # nothing half-written once the lock is gone
+    assert [r.id for r in tracking.list_runs()] == [done.id]  # nothing half-written
