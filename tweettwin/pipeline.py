@@ -48,7 +48,7 @@ def fetch_step(
         run.log_metrics({"fetched": result.fetched, "total": result.total}, step=0)
         run.log_artifact(result.output, "raw-data")
         run.set_lineage(account=result.account, raw_dir=str(Path(result.output).resolve()))
-    result.run_id = run.id
+    result.run_id = run.id if run.recorded else None  # no id that `runs show` cannot find
     return result
 
 
@@ -86,7 +86,7 @@ def prepare_step(
         # raw inputs -> dataset, from the manifest prepare just wrote (still in memory)
         run.log_dataset(result.output, sources=sources, manifest=result.manifest)
         run.finish(outputs={"dataset_dir": str(result.output)})
-    result.run_id = run.id
+    result.run_id = run.id if run.recorded else None  # no id that `runs show` cannot find
     return result
 
 
@@ -131,7 +131,7 @@ def train_step(
         # the weights hash is how `tweettwin runs lineage MODEL_DIR` finds this run
         run.log_artifact(output, "model", weights_hash(output))
         run.finish(outputs={"model_dir": str(output)})
-    result.run_id = run.id
+    result.run_id = run.id if run.recorded else None  # no id that `runs show` cannot find
     return result
 
 

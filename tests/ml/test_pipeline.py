@@ -38,3 +38,26 @@ def test_steps_record_linked_runs_and_lineage_reaches_the_input_file(tiny_model_
     assert lin["dataset"]["content_hash"] == prepared.content_hash
     (source,) = lin["inputs"]
     assert source["location"] == str(posts.resolve()) and source["status"] == "ok"
+
+
+def test_train_finishes_on_a_damaged_registry_with_one_warning_line(tiny_model_dir, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from tweettwin.cli import cli
+    from tweettwin.paths import workspace
+
+    posts = tmp_path / "notes.txt"
+    posts.write_text("\n".join(p["text"] for p in synthetic_posts(200)) + "\n")
+    prepared = prepare_step([posts], tmp_path / "data", PrepareOptions(min_chars=0))
+    damaged = workspace() / "runs.db"
+    damaged.write_bytes(b"\0garbage" * 512)
+    args = ["train", str(prepared.output), "--base-model", str(tiny_model_dir)]
+    args += ["--max-steps", "2", "--block-size", "64", "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["run_id"] is None  # not an id `runs show` cannot find
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warned) == 1 and f"mv {damaged} {damaged}.damaged" in warned[0]
