@@ -339,3 +339,21 @@ def test_locked_registry_waits_briefly_then_the_run_goes_on(monkeypatch):
         holder.close()
     assert run.status == "completed" and run.recorded is False
     assert [r.id for r in tracking.list_runs()] == [done.id]  # nothing half-written
+
+
+@pytest.mark.parametrize("make_it", ["file", "dir-as-db"])
+def test_unusable_workspace_warns_and_the_run_goes_on(tmp_path, make_it):
+    from tweettwin.errors import TweettwinWarning
+
+    ws = tmp_path / "ws"
+    if make_it == "file":
+        ws.write_text("not a folder")  # the run folder cannot be made
+        expected = "make the workspace .* a writable folder"
+    else:
+        (ws / "runs.db").mkdir(parents=True)  # SQLite cannot open a folder
+        expected = r"move it away \(mv "
+    with pytest.warns(TweettwinWarning, match=expected):
+        with tracking.start_run("fetch", {}, workspace=ws) as run:
+            run.log_metrics({"fetched": 3}, step=0)
+            run.set_lineage(account="@a")
+    assert run.status == "completed" and run.recorded is False
