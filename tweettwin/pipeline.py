@@ -103,7 +103,8 @@ def train_step(
 
     ``output`` defaults to ``model/`` beside the dataset folder. Under DDP (``accelerate launch``)
     only rank 0 records and reports; the other ranks just train. Ctrl-C raises
-    ``TrainingInterrupted`` (a checkpoint was saved; resume with ``config.resume``).
+    ``TrainingInterrupted`` (a checkpoint was saved; resume with ``config.resume``). The run is
+    recorded in ``workspace``'s registry.
     """
     from tweettwin.errors import require
 
