@@ -10,6 +10,7 @@ the web app maps ``http_status`` to a JSON error. Messages are one line and say 
     ├── FetchError          a remote account cannot be fetched
     │   └── NetworkError    the network or the server failed
     ├── OutputExistsError   refusing to overwrite a finished output
+    ├── OutputError         the output cannot be written (not a folder, read-only, full)
     ├── ConfigError         invalid options
     ├── RegistryError       the run registry (runs.db) is damaged, locked or unreadable
     └── MissingExtraError   an optional dependency is not installed
@@ -49,6 +50,10 @@ class NetworkError(FetchError):
 
 class OutputExistsError(TweettwinError):
     http_status = 409
+
+
+class OutputError(TweettwinError):
+    pass
 
 
 class ConfigError(TweettwinError):

@@ -6,6 +6,7 @@ Readers stream: ``posts`` is an iterator, so a 1M-post input never sits in memor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,21 @@ class SourceData:
     files: list[Path]  # every input file read (hashed into the dataset manifest)
     posts: Iterator[Post]
     authors: dict[str, Author] = field(default_factory=dict)  # handle -> Author, when known
+
+
+# Control characters (NUL, ESC, C1) have no place in a handle: it is shown in a terminal and
+# becomes part of folder names.
+_HANDLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+MAX_HANDLE_CHARS = 100
+
+
+def clean_handle(value) -> str:
+    """A handle as found in an input (``@alice``, a number), fit to show and to name folders:
+    no leading ``@``, no control characters, at most ``MAX_HANDLE_CHARS`` characters."""
+    if value is None or isinstance(value, (list, dict, bool)):
+        return ""
+    text = _HANDLE_JUNK.sub("", str(value)).strip().lstrip("@").strip()
+    return text[:MAX_HANDLE_CHARS]
 
 
 # --- format sniffing ----------------------------------------------------------------------------
@@ -79,19 +95,31 @@ def open_source(spec: str | Path, **options) -> SourceData:
     # Fetched accounts: importing registers mastodon:/bluesky:/x: in SCHEMES; folders of `fetch`.
     from tweettwin.sources import fetched
 
-    if fetched.is_fetch_folder(text):
+    path = Path(text).expanduser()
+    exists = _exists(path)
+    if exists and fetched.is_fetch_folder(text):
         return fetched.read_fetched(text, spec=text, author=options.get("author"))
-    if sep and scheme in SCHEMES and not Path(text).exists():
+    if sep and scheme in SCHEMES and not exists:
         return SCHEMES[scheme](
             rest, spec=text, **{k: v for k, v in options.items() if v is not None}
         )
-    path = Path(text).expanduser()
-    if not path.exists():
+    if not exists:
         raise InputError(f"{text}: no such file or folder; give {SUPPORTED_INPUTS}")
+    if not path.is_dir() and not path.is_file():
+        # A FIFO or a device would block or never end.
+        raise InputError(f"{text}: not a regular file or folder; give {SUPPORTED_INPUTS}")
     limit = options.get("max_member_bytes")
     kind = sniff(path, **({"max_member_bytes": limit} if limit else {}))
     kwargs = {k: options[k] for k in _READER_OPTIONS[kind] if options.get(k) is not None}
     return _reader(kind)(path, spec=text, **kwargs)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as ex:  # e.g. a name too long for the file system
+        shown = str(path) if len(str(path)) <= 80 else str(path)[:77] + "..."
+        raise InputError(f"{shown}: cannot be opened ({ex.strerror}); check the path") from None
 
 
 def _reader(kind: str) -> Callable[..., SourceData]:

@@ -18,8 +18,17 @@ from pathlib import Path
 
 from tweettwin.errors import InputError
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData
-from tweettwin.sources.safezip import CHUNK, bad_utf8, decode_chunks, iter_json_array
+from tweettwin.sources import SourceData, clean_handle
+from tweettwin.sources.safezip import (
+    CHUNK,
+    MAX_ELEMENT_CHARS,
+    bad_utf8,
+    decode_chunks,
+    folder_files,
+    iter_json_array,
+    loads,
+    read_whole,
+)
 
 KINDS = {
     ".csv": "csv",
@@ -114,13 +123,22 @@ def twitter_date_iso(value: str) -> str | None:
     """``Wed Mar 18 21:48:42 +0000 2020`` -> ``2020-03-18T21:48:42Z`` fast; else parse_date."""
     p = value.split(" ")
     if len(p) == 6 and p[4] == "+0000" and p[1] in _MON and len(p[2]) == 2:
-        return f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z"
+        return _checked(f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z")
     return parse_date(value)
+
+
+def _checked(iso: str) -> str | None:
+    """The fast paths build the string by hand: a real date, or None (Feb 30, 25:61 ...)."""
+    try:
+        datetime.fromisoformat(iso[:-1])
+    except ValueError:
+        return None
+    return iso if len(iso) == 20 else None
 
 
 def _iso(d: datetime) -> str:
     if d.tzinfo is not None:
-        d = d.astimezone(timezone.utc)
+        d = d.astimezone(timezone.utc)  # OverflowError past year 9999 or before year 1
     return d.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -142,21 +160,23 @@ def parse_date(value) -> str | None:
     if len(s) == 30 and s[3] == " ":
         p = s.split(" ")
         if len(p) == 6 and p[4] == "+0000" and p[1] in _MON:
-            return f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z"
+            return _checked(f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z")
     iso = s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s
     try:
         return _iso(datetime.fromisoformat(iso))
-    except ValueError:
+    except (ValueError, OverflowError):  # a date at the edge of the range is no known date
         pass
     for fmt in _FORMATS:
         try:
             return _iso(datetime.strptime(s, fmt))
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     return None
 
 
 def _epoch(v: float) -> str | None:
+    if v != v:  # NaN
+        return None
     if v > 1e11:  # milliseconds
         v /= 1000
     try:
@@ -252,10 +272,10 @@ class _Rows:
             cols = self.cache[keys] = Columns(keys, self.text_column, where)
         return cols
 
-    def post(self, row: dict, cols: Columns, kind: str) -> Post:
-        text = row.get(cols.text)
+    def post(self, row: dict, cols: Columns, kind: str, where: str = "") -> Post:
+        text = _scalar(row.get(cols.text), cols.text, where, "check --text-column")
         text = "" if text is None else text if isinstance(text, str) else str(text)
-        rid = row.get(cols.id) if cols.id else None
+        rid = _scalar(row.get(cols.id), cols.id, where, "ids must be strings or numbers")
         rid = self.hash_id(text) if rid is None or rid == "" else _id_str(rid)
         repost = text.startswith("RT @") or (
             cols.repost is not None and _truthy(row.get(cols.repost))
@@ -297,14 +317,28 @@ class _Rows:
     def author_of(self, value) -> str:
         name = ""
         if isinstance(value, dict):
-            name = str(value.get("name") or "")
+            name = value.get("name")
+            name = name if isinstance(name, str) else ""
             value = value.get("screen_name") or value.get("username") or value.get("handle")
-        handle = str(value).strip().lstrip("@") if value not in (None, "") else ""
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            value = None  # a list or an object where a handle should be: no author known
+        handle = clean_handle(value)
         if not handle:
             return self.author
         if handle not in self.authors:
             self.authors[handle] = Author(handle=handle, name=name)
         return handle
+
+
+def _scalar(value, column, where: str, todo: str):
+    """A field that must be text (or a number): a list or object would be trained as its Python
+    repr (``['a', 'b']``), so it is refused with where it is."""
+    if isinstance(value, (list, dict)):
+        raise InputError(
+            f"{where or 'input'}: field {column!r} holds a JSON "
+            f"{'array' if isinstance(value, list) else 'object'}, not text; {todo}"
+        )
+    return value
 
 
 def _id_str(v) -> str:
@@ -318,16 +352,7 @@ def _id_str(v) -> str:
 
 def tabular_files(path: Path) -> list[Path]:
     """Supported files in a folder (recursive, sorted, hidden ones skipped)."""
-    return sorted(
-        (
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in KINDS
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        ),
-        key=lambda p: p.relative_to(path).as_posix(),
-    )
+    return [p for p in folder_files(path) if p.suffix.lower() in KINDS]
 
 
 def read_tabular(
@@ -356,7 +381,7 @@ def read_tabular(
             raise InputError(f"{path}: unsupported file type; use one of {SUPPORTED}")
         files = [path]
         default = path.stem
-    handle = (author or default).lstrip("@")
+    handle = clean_handle(author or default) or "posts"
     authors = {handle: Author(handle=handle)}
     rows = _Rows(handle, authors, text_column)
     kinds = {KINDS[f.suffix.lower()] for f in files}
@@ -375,12 +400,21 @@ def _posts(files: list[Path], rows: _Rows) -> Iterator[Post]:
         yield from readers[KINDS[f.suffix.lower()]](f, rows)
 
 
+MAX_LINE_BYTES = 4 * MAX_ELEMENT_CHARS  # one line of JSONL/CSV/text: far above any real post
+
+
 def _lines(path: Path) -> Iterator[str]:
-    """Decoded lines (endings kept), with the byte offset of any bad UTF-8."""
+    """Decoded lines (endings kept), with the byte offset of any bad UTF-8. Each read is
+    bounded: a 10 GB file without a newline is refused, not loaded."""
     offset = 0
     try:
         with open(path, "rb") as fh:
-            for i, raw in enumerate(fh):
+            for i, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b"")):
+                if len(raw) > MAX_LINE_BYTES:
+                    raise InputError(
+                        f"{path}: line {i + 1} is longer than {MAX_LINE_BYTES:,} bytes; "
+                        "this is not one post per line: check the file format"
+                    )
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as ex:
@@ -401,23 +435,33 @@ def _csv(path: Path, rows: _Rows) -> Iterator[Post]:
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     if delim not in first and ("\t" in first or ";" in first):
         delim = "\t" if "\t" in first else ";"
-    reader = csv.reader(_chain(first, lines), delimiter=delim)
+    # strict: a quote left open must be an error, not the rest of the file merged into one post
+    reader = csv.reader(_chain(first, lines), delimiter=delim, strict=True)
+    done = 0  # the last line of the last complete record
     try:
         header = next(reader)
+        done = reader.line_num
         cols = Columns(header, rows.text_column, str(path))
         idx = {k: i for i, k in enumerate(header)}
         width = len(header)
         for rec in reader:
+            start, done = done + 1, reader.line_num
             if not rec:
                 continue
             if len(rec) < width:
                 rec += [""] * (width - len(rec))
-            yield rows.post({k: rec[i] for k, i in idx.items()}, cols, "csv")
+            row = {k: rec[i] for k, i in idx.items()}
+            yield rows.post(row, cols, "csv", f"{path}: line {start}")
     except csv.Error as ex:
+        if "unexpected end of data" in str(ex):
+            raise InputError(
+                f"{path}: line {done + 1}: a quoted field is never closed (the file ends inside "
+                'it); add the missing " or re-export the file'
+            ) from None
         raise InputError(
             f"{path}: bad CSV at line {reader.line_num} ({ex}); "
             "check the quoting or re-export the file"
-        ) from ex
+        ) from None
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -437,6 +481,11 @@ def _jsonl(path: Path, rows: _Rows) -> Iterator[Post]:
                 f"{where}: invalid JSON at line {n}, column {ex.colno} ({ex.msg}); "
                 "each line must be one JSON object"
             ) from None
+        except RecursionError:
+            raise InputError(
+                f"{where}: line {n}: JSON nested too deeply to be a post; "
+                "each line must be one JSON object"
+            ) from None
         yield _element(obj, rows, "jsonl", f"{where}: line {n}")
 
 
@@ -449,7 +498,7 @@ def _text(path: Path, rows: _Rows) -> Iterator[Post]:
 
 def _element(obj, rows: _Rows, kind: str, where: str) -> Post:
     if isinstance(obj, dict):
-        return rows.post(obj, rows.columns(tuple(obj), where), kind)
+        return rows.post(obj, rows.columns(tuple(obj), where), kind, where)
     if isinstance(obj, str):
         return rows.text_post(obj, kind)
     raise InputError(
@@ -482,14 +531,8 @@ def _json(path: Path, rows: _Rows) -> Iterator[Post]:
         for i, obj in enumerate(items):
             yield _element(obj, rows, "json", f"{where}: entry {i}")
         return
-    body = head + "".join(text)
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as ex:
-        raise InputError(
-            f"{where}: invalid JSON at line {ex.lineno}, column {ex.colno} "
-            f"({ex.msg}); fix or re-export the file"
-        ) from None
+    body = head + read_whole(text, where)
+    data = loads(body, where, "fix or re-export the file")
     items = None
     if isinstance(data, dict):
         items = next((data[k] for k in JSON_WRAPPERS if isinstance(data.get(k), list)), None)

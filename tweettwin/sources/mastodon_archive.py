@@ -14,21 +14,23 @@ The outbox is loaded with one ``json.loads`` (exports are a few MB per thousand 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
 from tweettwin.errors import InputError
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData
+from tweettwin.sources import SourceData, clean_handle
 from tweettwin.sources.files import parse_date
 from tweettwin.sources.safezip import (
     DEFAULT_MAX_MEMBER_BYTES,
     FolderTree,
     Tree,
     decode_chunks,
+    loads,
     open_tree,
+    read_whole,
+    safe_sibling,
 )
 
 KIND = "mastodon-archive"
@@ -56,7 +58,7 @@ def read_mastodon_archive(
     if path.is_file() and path.suffix.lower() == ".json":
         names = [path.name] + (
             ["actor.json"]
-            if (path.parent / "actor.json").is_file() and path.name != "actor.json"
+            if safe_sibling(path.parent / "actor.json") and path.name != "actor.json"
             else []
         )
         tree: Tree = FolderTree(path.parent, names)
@@ -77,8 +79,13 @@ def read_mastodon_archive(
     actor_name = str(PurePosixPath(outbox).with_name("actor.json"))
     actor = _load(tree, actor_name) if actor_name in tree.names else {}
     actor = actor if isinstance(actor, dict) else {}
-    handle = author or actor.get("preferredUsername") or _fallback_handle(items) or path.stem
-    handle = str(handle).lstrip("@")
+    handle = (
+        clean_handle(author)
+        or clean_handle(actor.get("preferredUsername"))
+        or clean_handle(_fallback_handle(items))
+        or clean_handle(path.stem)
+        or "posts"
+    )
     avatar = _avatar(tree, actor, actor_name)
     files = list(dict.fromkeys(tree.file_path(n) for n in [outbox, actor_name] if n in tree.names))
     return SourceData(
@@ -86,19 +93,17 @@ def read_mastodon_archive(
         kind=KIND,
         files=files,
         posts=_posts(items, handle, tree.where(outbox)),
-        authors={handle: Author(handle=handle, name=str(actor.get("name") or ""), avatar=avatar)},
+        authors={handle: Author(handle=handle, name=_text(actor.get("name")), avatar=avatar)},
     )
 
 
 def _load(tree: Tree, name: str):
     where = tree.where(name)
-    text = "".join(decode_chunks(tree.chunks(name), where))
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as ex:
-        raise InputError(
-            f"{where}: invalid JSON at line {ex.lineno}, column {ex.colno} ({ex.msg}); {_TODO}"
-        ) from None
+    return loads(read_whole(decode_chunks(tree.chunks(name), where), where), where, _TODO)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _fallback_handle(items: list) -> str | None:

@@ -35,7 +35,7 @@ import msgspec
 
 from tweettwin.errors import InputError
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData
+from tweettwin.sources import SourceData, clean_handle
 from tweettwin.sources.files import twitter_date_iso
 from tweettwin.sources.safezip import (
     CHUNK,
@@ -44,7 +44,10 @@ from tweettwin.sources.safezip import (
     Tree,
     decode_chunks,
     iter_json_array,
+    loads,
     open_tree,
+    read_whole,
+    safe_sibling,
 )
 
 KIND = "x-archive"
@@ -87,7 +90,7 @@ def read_x_archive(
     path = Path(path)
     tree, tweet_names, root = _open(path, max_member_bytes)
     handle, name, avatar = _author(tree, root, fallback=_fallback_handle(path))
-    handle = (author or handle).lstrip("@")
+    handle = clean_handle(author) or clean_handle(handle) or "posts"
     note_names = [n for n in tree.names if n.startswith(root) and NOTE_FILE.match(n[len(root) :])]
     note_index = _load_notes(tree, sorted(note_names, key=_part_no)) if notes else {}
     used = (
@@ -114,7 +117,7 @@ def _open(path: Path, max_member_bytes: int) -> tuple[Tree, list[str], str]:
                 "the archive folder or the .zip"
             )
         meta = ["account.js", "manifest.js", "profile.js"]
-        siblings = [p.name for p in sorted(path.parent.iterdir()) if p.is_file()]
+        siblings = [p.name for p in sorted(path.parent.iterdir()) if safe_sibling(p)]
         keep = [n for n in siblings if n in meta or NOTE_FILE.match(n)]
         return FolderTree(path.parent, [path.name, *keep]), [path.name], ""
     tree = open_tree(path, max_member_bytes)
@@ -182,21 +185,30 @@ def _author(tree: Tree, root: str, fallback: str) -> tuple[str, str, str | None]
     handle = name = ""
     if root + "account.js" in tree.names:
         acc = _first_obj(tree, root + "account.js", "account")
-        handle, name = acc.get("username") or "", acc.get("accountDisplayName") or ""
+        handle, name = clean_handle(acc.get("username")), _str(acc.get("accountDisplayName"))
     if not handle and root + "manifest.js" in tree.names:
-        info = _manifest(tree, root + "manifest.js").get("userInfo") or {}
-        handle, name = info.get("userName") or "", name or info.get("displayName") or ""
+        info = _manifest(tree, root + "manifest.js").get("userInfo")
+        info = info if isinstance(info, dict) else {}
+        handle, name = clean_handle(info.get("userName")), name or _str(info.get("displayName"))
     has_profile = root + "profile.js" in tree.names
     profile = _first_obj(tree, root + "profile.js", "profile") if has_profile else {}
     return handle or fallback, name, _avatar(tree, root, profile)
 
 
+def _str(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+_MAX_META_CHARS = 16 * CHUNK  # manifest.js is a few KB
+
+
 def _manifest(tree: Tree, name: str) -> dict:
-    text = "".join(decode_chunks(tree.chunks(name), tree.where(name)))
+    where = tree.where(name)
+    text = read_whole(decode_chunks(tree.chunks(name), where), where, _MAX_META_CHARS)
     start = text.find("{")
     try:
-        data = json.loads(text[start:].rstrip().rstrip(";")) if start >= 0 else {}
-    except json.JSONDecodeError:
+        data = loads(text[start:].rstrip().rstrip(";"), where, _TODO) if start >= 0 else {}
+    except InputError:
         return {}  # metadata only: a broken manifest must not stop the import
     return data if isinstance(data, dict) else {}
 
@@ -261,12 +273,11 @@ def _match_note(text: str, created: str, index: dict) -> tuple[str, list[str]] |
     if "…" in text:  # truncated: allow a couple of seconds of clock skew
         try:
             t0 = datetime.strptime(created[:19], "%Y-%m-%dT%H:%M:%S")
-        except ValueError:
-            t0 = None
-        if t0 is not None:
             keys += [
                 (t0 + timedelta(seconds=d)).strftime("%Y-%m-%dT%H:%M:%S") for d in (-1, 1, -2, 2)
             ]
+        except (ValueError, OverflowError):  # OverflowError: seconds from the end of year 9999
+            pass
     cands = [c for k in keys for c in index.get(k, ())]
     if not cands:
         return None
@@ -397,7 +408,10 @@ def _loads(data: bytes) -> object:
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError:
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:  # absurdly nested metadata: nothing usable in it
+            return {}
 
 
 def _entity_urls(raw: msgspec.Raw) -> list[str]:
