@@ -56,6 +56,26 @@ class Platform:
         """A stable id for one stored item (dedupe, resume, --update)."""
         return str(item["id"])
 
+    @staticmethod
+    def counted(item: dict) -> bool:
+        """Whether the item is one of the ``Account.posts_count`` posts (Bluesky's count leaves
+        out reposts, which its feed holds): the count then bounds what a fetch can get."""
+        return True
+
+    def valid_key(self, item: object) -> str | None:
+        """``key(item)`` when the item is an object with a usable id, else None."""
+        if not isinstance(item, dict):
+            return None
+        try:
+            key = self.key(item)
+        except (KeyError, TypeError, AttributeError):
+            return None
+        if not isinstance(key, str) or not key or len(key) > 1000 or key == "None":
+            return None
+        if self.numeric_ids and not (key.isascii() and key.isdigit() and len(key) <= 30):
+            return None
+        return key
+
     def cursor_after(self, item: dict) -> str | None:
         """A cursor that starts right after ``item`` (used when a page is cut by --limit)."""
         return None

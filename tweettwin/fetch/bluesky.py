@@ -61,10 +61,18 @@ class Bluesky(Platform):
                 f"{self.title} author feed of @{self.handle} has no 'feed' list; check --api-base"
             )
         items = [
-            item for item in feed if _reason(item) != PIN and isinstance(item.get("post"), dict)
+            item
+            for item in feed
+            if isinstance(item, dict)
+            and _reason(item) != PIN
+            and isinstance(item.get("post"), dict)
         ]
         next_cursor = data.get("cursor") if feed else None
         return Page(items, str(next_cursor) if next_cursor else None)
+
+    @staticmethod
+    def counted(item: dict) -> bool:
+        return _reason(item) != REPOST
 
     @staticmethod
     def key(item: dict) -> str:

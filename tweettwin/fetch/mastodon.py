@@ -180,7 +180,9 @@ class Mastodon(Platform):
         if next_url:
             cursor = parse_qs(urlsplit(next_url).query).get("max_id", [None])[0]
         else:
-            cursor = str(data[-1]["id"])  # no Link header: one more request confirms the end
+            # No Link header: one more request from the last id confirms the end.
+            last = data[-1].get("id") if isinstance(data[-1], dict) else None
+            cursor = str(last) if isinstance(last, (str, int)) and str(last).isdigit() else None
         return Page(data, cursor)
 
     def cursor_after(self, item: dict) -> str | None:

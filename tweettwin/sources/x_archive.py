@@ -556,12 +556,22 @@ def _last_edit(t: dict) -> str | None:
     return ids[-1] if len(ids) > 1 else None
 
 
-def _urls_of(ents: dict) -> list[str]:
-    urls = [u["url"] for u in ents.get("urls") or () if u.get("url")]
-    media = ents.get("media")
-    if media:
-        urls += [m["url"] for m in media if m.get("url") and m["url"] not in urls]
-    return urls
+def _urls_of(ents) -> list[str]:
+    if not isinstance(ents, dict):
+        return []
+    urls = [u for u in _url_strings(ents.get("urls"))]
+    return urls + [m for m in _url_strings(ents.get("media")) if m not in urls]
+
+
+def _url_strings(items) -> list[str]:
+    """``[{"url": "https://t.co/..."}]`` -> the url strings (anything else is ignored)."""
+    if not isinstance(items, list):
+        return []
+    return [
+        u["url"]
+        for u in items
+        if isinstance(u, dict) and isinstance(u.get("url"), str) and u["url"]
+    ]
 
 
 def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
@@ -573,7 +583,7 @@ def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
         field = "id_str" if not tid else "full_text"
         raise InputError(f"{where}: entry {i} (tweet {tid or '?'}) has no '{field}' field; {_TODO}")
     created = t.get("created_at")
-    created = twitter_date_iso(created) if created else None
+    created = twitter_date_iso(created) if isinstance(created, str) and created else None
     urls = _urls_of(t.get("entities") or {})
     if notes and created:
         hit = _match_note(text, created, notes)
@@ -593,7 +603,7 @@ def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
             or t.get("in_reply_to_user_id_str")
             or t.get("in_reply_to_user_id")
         ),
-        lang=t.get("lang"),
+        lang=t.get("lang") if isinstance(t.get("lang"), str) else None,
         urls=urls,
     )
 
