@@ -106,7 +106,14 @@ class Mastodon(Platform):
             return None
         parts = urlsplit(href)
         user = subject.partition("@")[0] or parts.path.rstrip("/").rsplit("/", 1)[-1]
-        return f"{parts.scheme}://{parts.netloc}", user
+        try:  # host and port only: a user:password in the server's answer is never kept
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or not host:
+            return None
+        return f"{parts.scheme}://{netloc}", user
 
     def _search(self, base: str, user: str) -> dict | None:
         response = self.client.get(
