@@ -6,7 +6,6 @@ Readers stream: ``posts`` is an iterator, so a 1M-post input never sits in memor
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +23,8 @@ class SourceData:
     authors: dict[str, Author] = field(default_factory=dict)  # handle -> Author, when known
 
 
-# Control characters (NUL, ESC, C1) have no place in a handle: it is shown in a terminal and
-# becomes part of folder names.
-_HANDLE_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+# Control characters and terminal escapes (NUL, ESC [31m, C1) have no place in a handle: it is
+# shown in a terminal and becomes part of folder names.
 MAX_HANDLE_CHARS = 100
 
 
@@ -35,7 +33,10 @@ def clean_handle(value) -> str:
     no leading ``@``, no control characters, at most ``MAX_HANDLE_CHARS`` characters."""
     if value is None or isinstance(value, (list, dict, bool)):
         return ""
-    text = _HANDLE_JUNK.sub("", str(value)).strip().lstrip("@").strip()
+    from tweettwin.clean import strip_controls
+
+    text = strip_controls(str(value)).replace("\t", "").replace("\n", "").replace("\r", "")
+    text = text.strip().lstrip("@").strip()
     return text[:MAX_HANDLE_CHARS]
 
 

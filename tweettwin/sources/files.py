@@ -139,7 +139,8 @@ def _checked(iso: str) -> str | None:
 def _iso(d: datetime) -> str:
     if d.tzinfo is not None:
         d = d.astimezone(timezone.utc)  # OverflowError past year 9999 or before year 1
-    return d.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Not strftime: glibc writes year 763 as "763", which is no ISO 8601 date.
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}Z"
 
 
 def parse_date(value) -> str | None:

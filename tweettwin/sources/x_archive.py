@@ -382,8 +382,8 @@ def _fast_batches(tree: Tree, name: str) -> Iterator[list[_Entry]]:
 def _decode_batch(body: bytes) -> list[_Entry]:
     try:
         return _BATCHES.decode(b"[" + body + b"]")
-    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
-        raise _Fallback from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # ValidationError too
+        raise _Fallback from None  # the exact parser names the place (deep nesting included)
 
 
 def _tweet_batches(tree: Tree, name: str) -> Iterator[list]:
@@ -407,7 +407,7 @@ def _loads(data: bytes) -> object:
     """A raw value msgspec skipped over; what it rejects (lone surrogates) json still reads."""
     try:
         return msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         try:
             return json.loads(data)
         except RecursionError:  # absurdly nested metadata: nothing usable in it
