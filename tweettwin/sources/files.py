@@ -129,11 +129,13 @@ def twitter_date_iso(value: str) -> str | None:
 
 def _checked(iso: str) -> str | None:
     """The fast paths build the string by hand: a real date, or None (Feb 30, 25:61 ...)."""
+    if len(iso) != 20:
+        return None
     try:
         datetime.fromisoformat(iso[:-1])
     except ValueError:
         return None
-    return iso if len(iso) == 20 else None
+    return iso
 
 
 def _iso(d: datetime) -> str:
