@@ -268,3 +268,25 @@ def test_a_header_length_beyond_the_file_is_one_line(tmp_path):
     path.write_bytes(struct.pack("<Q", 2**63) + b"{}")
     with pytest.raises(ModelError, match="damaged or truncated"):
         check_safetensors(path)
+
+
+# --- what reaches the terminal ------------------------------------------------------------------
+
+
+def test_markup_and_escapes_in_handles_and_paths_do_not_break_the_output(tmp_path):
+    rows = posts()
+    for i, row in enumerate(rows):
+        row["author"] = "[/x]" if i % 2 else "[bold red]boo\x1b]0;title\x07"
+    src = write_jsonl(tmp_path / "m.jsonl", rows)
+    result = run("prepare", src, "-o", tmp_path / "out[/y]")
+    assert result.exit_code == 0, result.output
+    assert "@[/x]" in result.output and "out[/y]" in result.output
+    assert "\x1b" not in result.output
+
+
+def test_push_notes_with_markup_in_file_names(tmp_path):
+    model = make_model_dir(tmp_path)
+    (model / "[bold]x.txt").write_text("x")
+    result = run("push", model, "--repo-id", "me/twin", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "[bold]x.txt (not a model file)" in result.output

@@ -14,6 +14,7 @@ from tweettwin.cli.options import (
     source_options,
     source_options_from,
 )
+from tweettwin.cli.text import shown
 
 
 @cli.command(name="prepare")
@@ -52,8 +53,8 @@ def prepare_command(sources, output, as_json, **flags) -> None:
         )
     console.print(_table(result))
     for warning in result.warnings:
-        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
-    console.print(f"Dataset written to [bold]{result.output}[/]", highlight=False)
+        console.print(f"[yellow]Warning:[/] {shown(warning)}", highlight=False)
+    console.print(f"Dataset written to [bold]{shown(result.output)}[/]", highlight=False)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
 
@@ -99,7 +100,7 @@ def _table(result):
     table = Table(title="Posts per author", title_justify="left")
     table.add_column("")
     for rep in reps:
-        table.add_column(f"@{rep.handle}", justify="right")
+        table.add_column(f"@{shown(rep.handle)}", justify="right")
     if len(reps) > 1:
         table.add_column("total", justify="right")
 
