@@ -377,3 +377,13 @@ def test_items_file_default_is_used_when_absent(tmp_path):
     (out / "manifest.json").write_text(json.dumps(manifest))
     assert len(list(read_fetched(out).posts)) == 2
     assert Path(out / "posts.jsonl").exists()
+
+
+def test_escape_sequences_in_a_servers_error_never_reach_the_terminal(tmp_path):
+    def lookup_fails(request):
+        return httpx.Response(400, json={"error": "\x1b[2J\x1b]0;pwned\x07bad acct"})
+
+    with pytest.raises(FetchError) as info:
+        _fetch(lookup_fails, tmp_path / "out")
+    assert "bad acct" in str(info.value) and "\x1b" not in str(info.value)
+    assert "pwned" not in str(info.value)
