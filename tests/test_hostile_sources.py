@@ -350,3 +350,75 @@ def test_damaged_inputs_never_escape_the_error_tree(tmp_path, name, make):
             prepare([folder / name], folder / "out")
         except TweettwinError as ex:
             assert "\n" not in str(ex)
+
+
+# --- folders tweettwin wrote, inside a folder SOURCE -------------------------------------------
+
+
+def test_a_fetch_folder_inside_a_folder_source_is_not_read_as_a_table(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_jsonl(src / "posts.jsonl", posts())
+    fetched = src / "raw" / "mastodon"
+    fetched.mkdir(parents=True)
+    (fetched / "manifest.json").write_text(json.dumps({"format": "tweettwin-fetch"}))
+    secret = {"id": "1", "content": "SECRET followers only words here", "visibility": "private"}
+    write_jsonl(fetched / "posts.jsonl", [secret] * 5)
+    result = run("prepare", src, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "SECRET" not in "\n".join(dataset_texts(tmp_path / "out"))
+
+
+def test_a_dataset_inside_a_folder_source_is_not_read_back(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_jsonl(src / "posts.jsonl", posts())
+    assert run("prepare", src, "-o", src / "data").exit_code == 0
+    first = json.loads((src / "data" / "manifest.json").read_text())["content_hash"]
+    result = run("prepare", src, "-o", src / "data")
+    assert result.exit_code == 0, result.output
+    assert json.loads((src / "data" / "manifest.json").read_text())["content_hash"] == first
+    assert_error(run("prepare", src / "data"), "is a tweettwin dataset already")
+
+
+def test_a_symlink_loop_in_a_folder_source(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_jsonl(src / "posts.jsonl", posts())
+    (src / "loop.txt").symlink_to(src / "loop.txt")
+    (src / "a.txt").symlink_to(src / "b.txt")
+    (src / "b.txt").symlink_to(src / "a.txt")
+    result = run("prepare", src, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+
+
+def test_deep_json_in_a_dataset_line_is_one_line(tmp_path):
+    from tweettwin.dataset import iter_records
+    from tweettwin.errors import DatasetError
+
+    (tmp_path / "train.jsonl").write_text("[" * DEEP + "\n")
+    with pytest.raises(DatasetError, match="nested too deeply"):
+        list(iter_records(tmp_path / "train.jsonl"))
+
+
+@pytest.mark.parametrize(
+    "column, values",
+    [
+        ("visibility", ["private", "direct", "limited", "Followers", "", None, 3]),
+        ("is_private", [True, "true", "1", "yes"]),
+        ("protected", [True, "TRUE"]),
+    ],
+)
+def test_tabular_audience_columns_keep_private_posts_out(tmp_path, column, values):
+    rows = posts(400)
+    for i, row in enumerate(rows):
+        if i % 2:
+            row[column] = values[i % len(values)]
+            row["text"] = "SECRET " + row["text"]
+        elif column == "visibility":
+            row[column] = ["public", "unlisted", "Public"][i % 3]
+    write_jsonl(tmp_path / "p.jsonl", rows)
+    result = run("prepare", tmp_path / "p.jsonl", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    texts = dataset_texts(tmp_path / "out")
+    assert texts and not any("SECRET" in t for t in texts)

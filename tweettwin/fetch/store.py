@@ -30,13 +30,14 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ITEMS = "posts.jsonl"
 MAX_LINE_BYTES = 16 * 1024**2
+MAX_MANIFEST_BYTES = 16 * 1024**2
 
 
 def is_fetch_folder(path: str | os.PathLike) -> bool:
     manifest = Path(path) / MANIFEST
-    if not manifest.is_file():
-        return False
     try:
+        if not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            return False
         return json.loads(manifest.read_text(encoding="utf-8")).get("format") == FORMAT
     except (ValueError, OSError, AttributeError, RecursionError):
         return False
@@ -46,6 +47,8 @@ def read_manifest(path: str | os.PathLike) -> dict:
     path = Path(path)
     file = path / MANIFEST
     try:
+        if file.stat().st_size > MAX_MANIFEST_BYTES:  # a manifest is a few KB
+            raise InputError(f"{file}: too large to be a fetch manifest; fetch into a new folder")
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path} is not a fetched folder: {MANIFEST} is missing") from None

@@ -97,6 +97,11 @@ AUTHOR_COLUMNS = (
     "account",
 )
 LANG_COLUMNS = ("lang", "language")
+# Audience, as platforms' own dumps name it. An allow-list: with a visibility column, only
+# "public" and "unlisted" are trained on (a missing or new value is private, as for fetches).
+VISIBILITY_COLUMNS = ("visibility", "privacy", "audience")
+PUBLIC_VISIBILITY = frozenset(("public", "unlisted"))
+PRIVATE_COLUMNS = ("private", "is_private", "protected", "followers_only", "is_direct")
 JSON_WRAPPERS = ("tweets", "posts", "data", "items", "statuses", "records", "results")
 
 _TRUE = frozenset(("true", "1", "yes", "y", "t"))
@@ -204,6 +209,8 @@ class Columns:
         "reply_ids",
         "author",
         "lang",
+        "visibility",
+        "private",
     )
 
     def __init__(self, keys: Iterable[str], text_column: str | None, where: str) -> None:
@@ -238,6 +245,8 @@ class Columns:
         self.reply_ids = [lower[c] for c in REPLY_ID_COLUMNS if c in lower]
         self.author = pick(AUTHOR_COLUMNS)
         self.lang = pick(LANG_COLUMNS)
+        self.visibility = pick(VISIBILITY_COLUMNS)
+        self.private = pick(PRIVATE_COLUMNS)
 
 
 def _show(cols: Iterable[str]) -> str:
@@ -290,6 +299,12 @@ class _Rows:
             reply = any(_is_set(row.get(c)) for c in cols.reply_ids)
         author = self.author_of(row.get(cols.author)) if cols.author else self.author
         lang = row.get(cols.lang) if cols.lang else None
+        private = cols.private is not None and _truthy(row.get(cols.private))
+        if cols.visibility is not None:
+            vis = row.get(cols.visibility)
+            private = private or not (
+                isinstance(vis, str) and vis.strip().lower() in PUBLIC_VISIBILITY
+            )
         return Post(
             id=rid,
             text=text,
@@ -298,6 +313,7 @@ class _Rows:
             source=kind,
             is_repost=repost,
             is_reply=reply,
+            private=private,
             lang=lang if isinstance(lang, str) and lang else None,
         )
 
@@ -354,8 +370,28 @@ def _id_str(v) -> str:
 
 
 def tabular_files(path: Path) -> list[Path]:
-    """Supported files in a folder (recursive, sorted, hidden ones skipped)."""
-    return [p for p in folder_files(path) if p.suffix.lower() in KINDS]
+    """Supported files in a folder (recursive, sorted, hidden ones skipped).
+
+    Folders tweettwin wrote are skipped: a dataset (its train.jsonl would be read back as
+    posts) and a fetch folder (its posts.jsonl holds platform objects whose visibility only
+    the fetched reader honours: read as a table, followers-only posts would be trained on).
+    """
+    return [p for p in folder_files(path, _tweettwin_folder) if p.suffix.lower() in KINDS]
+
+
+def _tweettwin_folder(folder: Path) -> bool:
+    return _folder_format(folder) in ("tweettwin-dataset", "tweettwin-fetch")
+
+
+def _folder_format(folder: Path) -> str | None:
+    manifest = folder / "manifest.json"
+    try:
+        if not manifest.is_file() or manifest.stat().st_size > 16 * CHUNK:
+            return None
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data.get("format") if isinstance(data, dict) else None
 
 
 def read_tabular(
@@ -371,6 +407,11 @@ def read_tabular(
     per row. ``authors`` fills up while ``posts`` is consumed when rows name their authors.
     """
     path = Path(path)
+    if path.is_dir() and _folder_format(path) == "tweettwin-dataset":
+        raise InputError(
+            f"{path}: is a tweettwin dataset already; train on it (tweettwin train {path}), "
+            "or give the SOURCEs it was made from"
+        )
     if path.is_dir():
         files = tabular_files(path)
         if not files:

@@ -81,17 +81,21 @@ def inside(root: Path, path: Path) -> bool:
     return True
 
 
-def folder_files(root: Path) -> list[Path]:
+def folder_files(root: Path, skip_dir: Callable[[Path], bool] | None = None) -> list[Path]:
     """Regular files under ``root``, hidden names skipped, sorted by relative POSIX path.
 
     Symlinks are never followed out of ``root`` (a link to /etc/passwd must not become a
     post), symlinked folders are not entered, and FIFOs or devices (which would block or
-    never end) are skipped.
+    never end) are skipped, as are sub-folders for which ``skip_dir`` is true.
     """
     root = Path(root)
     found = []
     for dirpath, dirnames, filenames in os.walk(root):  # followlinks=False
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if not d.startswith(".") and not (skip_dir and skip_dir(Path(dirpath) / d))
+        ]
         for name in filenames:
             p = Path(dirpath) / name
             if name.startswith(".") or (p.is_symlink() and not inside(root, p)):
