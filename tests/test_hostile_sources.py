@@ -422,3 +422,14 @@ def test_tabular_audience_columns_keep_private_posts_out(tmp_path, column, value
     assert result.exit_code == 0, result.output
     texts = dataset_texts(tmp_path / "out")
     assert texts and not any("SECRET" in t for t in texts)
+
+
+def test_csv_with_lone_cr_line_endings_is_read(tmp_path):
+    rng = random.Random(5)
+    rows = ["id,text"] + [f'{i},"{sentence(rng)}"' for i in range(300)]
+    rows.insert(5, '999,"a quoted field\rthat spans a lone CR and more words"')
+    (tmp_path / "mac.csv").write_bytes(("\r".join(rows) + "\r").encode())
+    result = run("prepare", tmp_path / "mac.csv", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    texts = dataset_texts(tmp_path / "out")
+    assert len(texts) > 250 and any("spans a lone CR" in t for t in texts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -471,8 +472,21 @@ def _lines(path: Path) -> Iterator[str]:
         raise InputError(f"{path}: cannot be read ({ex.strerror})") from ex
 
 
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def _cr_lines(lines: Iterator[str]) -> Iterator[str]:
+    """Lines ended by a lone CR (old Mac / Excel "CSV (Macintosh)" exports) split apart: the
+    csv module refuses a CR inside what it was given as one line."""
+    for line in lines:
+        if "\r" in line:
+            yield from (part for part in _LONE_CR.split(line) if part)
+        else:
+            yield line
+
+
 def _csv(path: Path, rows: _Rows) -> Iterator[Post]:
-    lines = _lines(path)
+    lines = _cr_lines(_lines(path))
     first = next(lines, None)
     if first is None:
         return
