@@ -387,3 +387,24 @@ def test_escape_sequences_in_a_servers_error_never_reach_the_terminal(tmp_path):
         _fetch(lookup_fails, tmp_path / "out")
     assert "bad acct" in str(info.value) and "\x1b" not in str(info.value)
     assert "pwned" not in str(info.value)
+
+
+@pytest.mark.parametrize("count", ["200", -5, [1], 2.5, True, {"n": 1}])
+def test_a_profile_with_junk_fields_still_fetches(tmp_path, count):
+    def handler(request):
+        if request.url.path == "/api/v1/accounts/lookup":
+            return httpx.Response(
+                200,
+                json={
+                    "id": "7",
+                    "username": ["x"],
+                    "display_name": {"a": 1},
+                    "statuses_count": count,
+                },
+            )
+        return Masto([_status(2), _status(1)])(request)
+
+    result = _fetch(handler, tmp_path / "out")
+    assert result.total == 2 and result.account == "alice@social.example"
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["account"]["posts_count"] is None and manifest["account"]["name"] == ""

@@ -19,8 +19,26 @@ class Account:
     locked: bool = False  # Mastodon "locked" / X "protected"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Profile fields come from the server as it pleases: a count that is not a whole
+        # number (a string, -5, a list) would break the progress bar and the cost estimate.
+        count = self.posts_count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.posts_count = None
+        for name in ("handle", "name"):
+            if not isinstance(getattr(self, name), str):
+                setattr(self, name, "")
+        for name in ("avatar_url", "url"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                setattr(self, name, None)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def text_or(value: Any, default: str) -> str:
+    """A non-empty string from a server's answer, else ``default``."""
+    return value if isinstance(value, str) and value.strip() else default
 
 
 @dataclass

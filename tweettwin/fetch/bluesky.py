@@ -14,7 +14,7 @@ we respect that and do not fetch them.
 from __future__ import annotations
 
 from tweettwin.errors import FetchError
-from tweettwin.fetch.base import Account, Page, Platform
+from tweettwin.fetch.base import Account, Page, Platform, text_or
 from tweettwin.fetch.http import parse_json
 
 REPOST = "app.bsky.feed.defs#reasonRepost"
@@ -43,7 +43,7 @@ class Bluesky(Platform):
             )
         return Account(
             id=data["did"],
-            handle=data.get("handle") or self.handle,
+            handle=text_or(data.get("handle"), self.handle),
             name=data.get("displayName") or "",
             avatar_url=data.get("avatar"),
             posts_count=data.get("postsCount"),

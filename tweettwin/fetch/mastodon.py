@@ -16,7 +16,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from tweettwin.errors import FetchError
-from tweettwin.fetch.base import Account, Page, Platform
+from tweettwin.fetch.base import Account, Page, Platform, text_or
 from tweettwin.fetch.http import parse_json
 
 
@@ -144,7 +144,7 @@ class Mastodon(Platform):
             raise self._suspended()
         return Account(
             id=str(data["id"]),
-            handle=f"{data.get('username') or self.user}@{self.domain}",
+            handle=f"{text_or(data.get('username'), self.user)}@{self.domain}",
             name=data.get("display_name") or "",
             avatar_url=data.get("avatar"),
             posts_count=data.get("statuses_count"),
