@@ -290,3 +290,15 @@ def test_push_notes_with_markup_in_file_names(tmp_path):
     result = run("push", model, "--repo-id", "me/twin", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "[bold]x.txt (not a model file)" in result.output
+
+
+def test_thousands_of_authors_give_a_bounded_table(tmp_path):
+    rows = posts(3000)
+    for i, row in enumerate(rows):
+        row["author"] = f"user{i}"
+    src = write_jsonl(tmp_path / "many.jsonl", rows)
+    result = run("prepare", src, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    top = next(line for line in result.output.splitlines() if line.startswith("┏"))
+    assert top.count("┳") == 7  # label, 5 authors, "(2,995 others)", total
+    assert "others" in result.output.replace("\n", " ")
