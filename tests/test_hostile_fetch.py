@@ -408,3 +408,29 @@ def test_a_profile_with_junk_fields_still_fetches(tmp_path, count):
     assert result.total == 2 and result.account == "alice@social.example"
     manifest = read_manifest(tmp_path / "out")
     assert manifest["account"]["posts_count"] is None and manifest["account"]["name"] == ""
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        lambda request: httpx.Response(302, headers={"location": str(request.url)}),
+        lambda request: httpx.Response(302, headers={"location": "ftp://elsewhere/x"}),
+        lambda request: httpx.Response(
+            200, headers={"content-encoding": "gzip"}, content=b"not gzip at all"
+        ),
+    ],
+)
+def test_redirect_loops_and_undecodable_bodies_are_one_line(response):
+    client = _client(response)
+    with pytest.raises(NetworkError, match="unusable answer"):
+        client.get(BASE + "/x", service="Mastodon")
+
+
+def test_temp_manifests_of_killed_fetches_are_cleaned(tmp_path):
+    out = tmp_path / "out"
+    _fetch(Masto([_status(1)]), out)
+    stale = out / f".manifest.json.{2**22 + 7}-abc.tmp"
+    stale.write_text("{half")
+    _fetch(Masto([_status(2), _status(1)]), out, update=True)
+    assert not stale.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "posts.jsonl"]

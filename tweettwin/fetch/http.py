@@ -172,6 +172,13 @@ class HttpClient:
                 )
                 attempt += 1
                 continue
+            except httpx.HTTPError as ex:  # redirect loop, bad gzip, odd URL: retrying won't help
+                raise NetworkError(
+                    self.redact(
+                        f"{service} at {_short(url)} sent an unusable answer ({_describe(ex)});"
+                        " check the address (--api-base) or try again later"
+                    )
+                ) from None
             if response.status_code == 429:
                 limited += 1
                 if limited > MAX_RATE_LIMIT_WAITS:
@@ -332,4 +339,8 @@ def _describe(ex: Exception) -> str:
         return "connection failed"
     if isinstance(ex, httpx.TimeoutException):
         return "timed out"
+    if isinstance(ex, httpx.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(ex, httpx.DecodingError):
+        return "a body that cannot be decoded"
     return type(ex).__name__

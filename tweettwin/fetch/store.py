@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tweettwin import __version__
-from tweettwin.atomic import write_text
+from tweettwin.atomic import clean_stale, write_text
 from tweettwin.errors import FetchError, InputError, OutputExistsError
 
 FORMAT = "tweettwin-fetch"
@@ -139,6 +139,7 @@ class FetchStore:
         """Open ``path`` for ``account`` (create it, or resume/update the same account there)."""
         path = Path(path)
         if (path / MANIFEST).exists():
+            clean_stale(path / MANIFEST)  # temp manifests of killed runs
             manifest = read_manifest(path)
             if (
                 manifest.get("platform") != platform
