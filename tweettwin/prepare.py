@@ -175,11 +175,10 @@ def _writing(where: Path, what: str):
     """A full or read-only disk, or a path through a file, as one line instead of a traceback."""
     try:
         yield
-    except OSError as ex:
-        if isinstance(ex, FileExistsError) or ex.errno is None:
-            raise
+    except OSError as ex:  # shutil.Error (copying the user's files) included
+        detail = ex.strerror or " ".join(str(ex).split())[:200] or type(ex).__name__
         raise OutputError(
-            f"cannot write {what} to {where} ({ex.strerror or ex}): "
+            f"cannot write {what} to {where} ({detail}): "
             "check that the disk has space and is writable, or choose another -o DIR"
         ) from None
 

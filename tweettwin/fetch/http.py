@@ -30,7 +30,7 @@ MAX_RATE_LIMIT_WAITS = 5  # 429s in a row before giving up on one request
 MAX_BODY_BYTES = 32 * 1024**2
 # Per request, whatever the server does: httpx's timeouts apply to each read, so a body that
 # trickles a byte at a time would otherwise never end.
-REQUEST_DEADLINE_S = 120.0
+REQUEST_DEADLINE_S = 60.0
 
 # Reset headers, in the order tried: X (unix seconds), Bluesky/IETF draft, Mastodon (ISO date).
 _RESET_HEADERS = ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset")
