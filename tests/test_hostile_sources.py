@@ -433,3 +433,17 @@ def test_csv_with_lone_cr_line_endings_is_read(tmp_path):
     assert result.exit_code == 0, result.output
     texts = dataset_texts(tmp_path / "out")
     assert len(texts) > 250 and any("spans a lone CR" in t for t in texts)
+
+
+def test_rows_with_ever_new_keys_keep_the_column_cache_bounded(tmp_path):
+    from tweettwin.sources.files import _MAX_KEY_SETS, _Rows, read_tabular
+
+    rows = posts(3000)
+    for i, row in enumerate(rows):
+        row[f"extra_{i}"] = i
+    write_jsonl(tmp_path / "p.jsonl", rows)
+    assert len(list(read_tabular(tmp_path / "p.jsonl").posts)) == 3000
+    cache = _Rows("p", {}, None)
+    for i, row in enumerate(rows):
+        cache.columns(tuple(row), f"line {i}")
+    assert len(cache.cache) <= _MAX_KEY_SETS

@@ -269,6 +269,9 @@ def _is_set(v) -> bool:
     return v != 0 and v == v
 
 
+_MAX_KEY_SETS = 1024
+
+
 class _Rows:
     """Turns dict rows into Posts for one source, tracking ids and authors."""
 
@@ -282,6 +285,8 @@ class _Rows:
     def columns(self, keys: tuple, where: str) -> Columns:
         cols = self.cache.get(keys)
         if cols is None:
+            if len(self.cache) >= _MAX_KEY_SETS:  # rows with ever new keys: memory stays bounded
+                self.cache.clear()
             cols = self.cache[keys] = Columns(keys, self.text_column, where)
         return cols
 
