@@ -434,3 +434,23 @@ def test_temp_manifests_of_killed_fetches_are_cleaned(tmp_path):
     _fetch(Masto([_status(2), _status(1)]), out, update=True)
     assert not stale.exists()
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "posts.jsonl"]
+
+
+def test_a_very_long_handle_fetches_into_a_usable_folder(tmp_path):
+    user = "a" * 300
+    statuses = [_status(2), _status(1)]
+
+    def handler(request):
+        if request.url.path == "/api/v1/accounts/lookup":
+            return httpx.Response(200, json={"id": "7", "username": user, "statuses_count": 2})
+        return Masto(statuses)(request)
+
+    result = fetch(
+        f"mastodon:@{user}@social.example", api_base=BASE, client=_client(handler),
+        workspace=tmp_path / "ws",
+    )  # fmt: skip
+    assert result.total == 2
+    assert all(len(part.encode()) <= 120 for part in Path(result.output).parts)
+    from tweettwin.fetch import is_fetch_spec
+
+    assert is_fetch_spec(f"mastodon:@{user}@social.example")  # no ENAMETOOLONG traceback

@@ -97,7 +97,14 @@ ProgressCallback = Callable[[FetchProgress], None]
 def is_fetch_spec(spec: str) -> bool:
     """True for ``mastodon:…``, ``bluesky:…`` and ``x:…`` (not for a path that exists)."""
     prefix, sep, _ = str(spec).partition(":")
-    return bool(sep) and prefix.lower() in PLATFORMS and not Path(spec).exists()
+    return bool(sep) and prefix.lower() in PLATFORMS and not _exists(Path(spec))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system names no file
+        return False
 
 
 def parse_spec(spec: str) -> FetchSpec:

@@ -105,7 +105,8 @@ def open_source(spec: str | Path, **options) -> SourceData:
             rest, spec=text, **{k: v for k, v in options.items() if v is not None}
         )
     if not exists:
-        raise InputError(f"{text}: no such file or folder; give {SUPPORTED_INPUTS}")
+        shown = text if len(text) <= 200 else text[:197] + "..."
+        raise InputError(f"{shown}: no such file or folder; give {SUPPORTED_INPUTS}")
     if not path.is_dir() and not path.is_file():
         # A FIFO or a device would block or never end.
         raise InputError(f"{text}: not a regular file or folder; give {SUPPORTED_INPUTS}")
@@ -118,9 +119,8 @@ def open_source(spec: str | Path, **options) -> SourceData:
 def _exists(path: Path) -> bool:
     try:
         return path.exists()
-    except OSError as ex:  # e.g. a name too long for the file system
-        shown = str(path) if len(str(path)) <= 80 else str(path)[:77] + "..."
-        raise InputError(f"{shown}: cannot be opened ({ex.strerror}); check the path") from None
+    except OSError:  # e.g. a name too long for the file system: no such file, then
+        return False
 
 
 def _reader(kind: str) -> Callable[..., SourceData]:
