@@ -15,6 +15,7 @@ from datetime import datetime
 import pytest
 
 from tests.hostile import assert_error, dataset_texts, posts, run, sentence, write_jsonl
+from tweettwin.config import PrepareOptions
 from tweettwin.errors import TweettwinError
 from tweettwin.prepare import prepare
 from tweettwin.sources.files import parse_date, twitter_date_iso
@@ -447,3 +448,101 @@ def test_rows_with_ever_new_keys_keep_the_column_cache_bounded(tmp_path):
     for i, row in enumerate(rows):
         cache.columns(tuple(row), f"line {i}")
     assert len(cache.cache) <= _MAX_KEY_SETS
+
+
+# --- generated field types: every field of every reader, every JSON type ------------------------
+
+_ODD = [None, True, 0, -1, 1.5, "", "x", [], [1], ["a"], {}, {"a": 1}, [{}], [[]], {"url": 5}]
+
+
+# Kept as they are in odd seeds, so that the readers get past the first check and the odd
+# values reach the deeper code (entities, edits, notes, audience, authors).
+_CORE = frozenset(("id_str", "full_text", "id", "text", "content", "object", "type", "tweet"))
+
+
+def _swap_fields(obj, rng: random.Random, p: float = 0.08, keep=frozenset()):
+    """``obj`` with some values (at any depth) replaced by a random odd JSON value."""
+    if isinstance(obj, dict):
+        return {
+            k: rng.choice(_ODD)
+            if k not in keep and rng.random() < p
+            else _swap_fields(v, rng, p, keep)
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [_swap_fields(v, rng, p, keep) for v in obj]
+    return obj
+
+
+def _rich_tweet(i: int) -> dict:
+    return {
+        "id_str": str(1000 + i),
+        "full_text": f"post {i} about bread https://t.co/x{i} and ovens …",
+        "created_at": "Wed Mar 18 21:48:42 +0000 2020",
+        "lang": "en",
+        "in_reply_to_status_id_str": None,
+        "entities": {"urls": [{"url": f"https://t.co/x{i}"}], "media": [{"url": "https://t.co/m"}]},
+        "edit_info": {"initial": {"editTweetIds": [str(1000 + i), str(2000 + i)]}},
+    }
+
+
+def _note(i: int) -> dict:
+    return {
+        "noteTweet": {
+            "createdAt": "2020-03-18T21:48:42.000Z",
+            "core": {
+                "text": f"post {i} about bread and ovens in full",
+                "urls": [{"shortUrl": "u"}],
+            },
+            "noteTweetResults": {"text": "x"},
+        }
+    }
+
+
+def _activity(i: int) -> dict:
+    return {
+        "type": "Create",
+        "published": "2024-01-01T00:00:00Z",
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "cc": [],
+        "object": {
+            "id": f"https://h/users/a/statuses/{i}",
+            "content": f"<p>post {i} <a href='https://x.example'>link</a></p>",
+            "contentMap": {"en": "<p>x</p>"},
+            "inReplyTo": None,
+            "published": "2024-01-01T00:00:00Z",
+        },
+    }
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_odd_field_types_in_x_archives_and_outboxes_never_escape_the_error_tree(tmp_path, seed):
+    rng = random.Random(seed)
+    keep = _CORE if seed % 2 else frozenset()
+
+    def swap(obj):
+        return _swap_fields(obj, rng, 0.3 if seed % 2 else 0.08, keep)
+
+    arch = tmp_path / "x"
+    (arch / "data").mkdir(parents=True)
+    tweets = [{"tweet": swap(_rich_tweet(i))} for i in range(40)]
+    (arch / "data" / "tweets.js").write_text("window.YTD.tweets.part0 = " + json.dumps(tweets))
+    notes = [swap(_note(i)) for i in range(40)]
+    (arch / "data" / "note-tweet.js").write_text(
+        "window.YTD.note_tweet.part0 = " + json.dumps(notes)
+    )
+    account = [{"account": swap({"username": "odile", "accountDisplayName": "O"})}]
+    (arch / "data" / "account.js").write_text("window.YTD.account.part0 = " + json.dumps(account))
+    outbox = {"orderedItems": [swap(_activity(i)) for i in range(40)]}
+    (tmp_path / "outbox.json").write_text(json.dumps(outbox))
+    actor = swap({"preferredUsername": "odile", "name": "O", "icon": {"url": "a.png"}})
+    (tmp_path / "actor.json").write_text(json.dumps(actor))
+    row = {"id": "0", "text": "a post", "author": "a", "lang": "en", "created_at": "2024-01-01"}
+    rows = [swap({**row, "id": str(i), "is_retweet": False}) for i in range(40)]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    for source in (arch, tmp_path / "outbox.json", tmp_path / "rows.jsonl"):
+        opts = PrepareOptions(min_chars=1, warn_chars=1, min_words=0)
+        try:
+            prepare([source], tmp_path / f"out-{source.name}", opts)
+        except TweettwinError as ex:
+            assert "\n" not in str(ex)

@@ -119,8 +119,8 @@ def _fallback_handle(items: list) -> str | None:
 
 def _avatar(tree: Tree, actor: dict, actor_name: str) -> str | None:
     icon = actor.get("icon")
-    url = icon.get("url") if isinstance(icon, dict) else icon if isinstance(icon, str) else None
-    if not url or "://" in url:
+    url = icon.get("url") if isinstance(icon, dict) else icon
+    if not isinstance(url, str) or not url or "://" in url:
         return None
     name = str(PurePosixPath(actor_name).parent / url.lstrip("/"))
     if name not in tree.names:

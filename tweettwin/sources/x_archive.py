@@ -238,19 +238,33 @@ def _load_notes(tree: Tree, names: list[str]) -> dict[str, list[tuple[str, list[
             note = entry.get("noteTweet", entry) if isinstance(entry, dict) else None
             if not isinstance(note, dict):
                 continue
-            core = note.get("core") if isinstance(note.get("core"), dict) else {}
-            text = (
-                core.get("text")
-                or (note.get("noteTweetResults") or {}).get("text")
-                or note.get("noteText")
-                or note.get("text")
+            core = _dict(note.get("core"))
+            text = next(
+                (
+                    t
+                    for t in (
+                        core.get("text"),
+                        _dict(note.get("noteTweetResults")).get("text"),
+                        note.get("noteText"),
+                        note.get("text"),
+                    )
+                    if isinstance(t, str) and t
+                ),
+                None,
             )
             created = note.get("createdAt") or note.get("created_at") or ""
             if not isinstance(text, str) or not isinstance(created, str) or len(created) < 19:
                 continue
-            urls = [u.get("shortUrl") for u in core.get("urls") or () if isinstance(u, dict)]
-            index.setdefault(created[:19], []).append((text, [u for u in urls if u]))
+            urls = core.get("urls") if isinstance(core.get("urls"), list) else []
+            short = [u.get("shortUrl") for u in urls if isinstance(u, dict)]
+            index.setdefault(created[:19], []).append(
+                (text, [u for u in short if isinstance(u, str) and u])
+            )
     return index
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _norm(s: str) -> str:
@@ -548,12 +562,14 @@ def _parse(
 
 
 def _last_edit(t: dict) -> str | None:
-    info = t.get("edit_info")
-    if not info:
+    """The id of the newest version of an edited post (None when not superseded); any odd
+    shape of ``edit_info`` counts as "not edited" rather than stopping the import."""
+    info = _dict(t.get("edit_info"))
+    ctl = _dict(info.get("initial")) or _dict(_dict(info.get("edit")).get("editControlInitial"))
+    ids = ctl.get("editTweetIds")
+    if not isinstance(ids, list) or len(ids) < 2 or not isinstance(ids[-1], (str, int)):
         return None
-    ctl = info.get("initial") or (info.get("edit") or {}).get("editControlInitial") or {}
-    ids = ctl.get("editTweetIds") or ()
-    return ids[-1] if len(ids) > 1 else None
+    return str(ids[-1])
 
 
 def _urls_of(ents) -> list[str]:
