@@ -454,3 +454,23 @@ def test_a_very_long_handle_fetches_into_a_usable_folder(tmp_path):
     from tweettwin.fetch import is_fetch_spec
 
     assert is_fetch_spec(f"mastodon:@{user}@social.example")  # no ENAMETOOLONG traceback
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_odd_field_types_from_a_server_never_escape_the_error_tree(tmp_path, seed):
+    import random
+
+    from tests.test_hostile_sources import _swap_fields
+    from tweettwin.config import PrepareOptions
+    from tweettwin.errors import TweettwinError
+    from tweettwin.prepare import prepare
+
+    rng = random.Random(seed)
+    keep = frozenset(("id",)) if seed % 2 else frozenset()
+    statuses = [_swap_fields(_status(i), rng, 0.3, keep) for i in range(60, 0, -1)]
+    out = tmp_path / "out"
+    try:
+        _fetch(Masto(statuses), out)
+        prepare([out], tmp_path / "data", PrepareOptions(min_chars=1, warn_chars=1, min_words=0))
+    except TweettwinError as ex:
+        assert "\n" not in str(ex)
