@@ -213,6 +213,8 @@ def test_fetched_private_posts_never_reach_the_dataset(tmp_path):
         "https://s3cr3tpw@social.example",
         "https://social.example/?access_token=s3cr3tpw",
         "https://social.example/#s3cr3tpw",
+        "http://user:s3cr3tpw@[::1",
+        "ftp://user:s3cr3tpw@social.example",
     ],
 )
 def test_credentials_in_api_base_are_refused_and_never_shown_or_stored(tmp_path, api_base):

@@ -254,8 +254,10 @@ def _check_api_base(api_base: str) -> None:
             f" {parts.scheme}://{parts.netloc}{parts.path}?...): tokens do not belong in it"
         )
     if parts is None or parts.scheme not in ("http", "https") or not host:
+        # Unparsable: whatever precedes an "@" may be a password, so it is never echoed.
+        shown = "***@" + api_base.rsplit("@", 1)[1] if "@" in api_base else api_base
         raise ConfigError(
-            f"--api-base must be an http(s) URL like https://mastodon.social (got {api_base!r})"
+            f"--api-base must be an http(s) URL like https://mastodon.social (got {shown!r})"
         )
 
 
