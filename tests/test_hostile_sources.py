@@ -546,3 +546,33 @@ def test_odd_field_types_in_x_archives_and_outboxes_never_escape_the_error_tree(
             prepare([source], tmp_path / f"out-{source.name}", opts)
         except TweettwinError as ex:
             assert "\n" not in str(ex)
+
+
+def test_a_deeply_nested_folder_source_is_walked_without_recursion(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_jsonl(src / "posts.jsonl", posts())
+    depth = 1200  # past the recursion limit that os.walk (3.11) runs into
+    here = os.getcwd()
+    os.chdir(src)
+    try:
+        for _ in range(depth):
+            os.mkdir("a")
+            os.chdir("a")
+        with open("deep.txt", "w") as fh:
+            fh.write("the deepest post of them all, far down below\n")
+    finally:
+        os.chdir(here)
+    try:
+        result = run("prepare", src, "-o", tmp_path / "out")
+        assert result.exit_code == 0, result.output
+        assert any("deepest post" in t for t in dataset_texts(tmp_path / "out"))
+    finally:  # bottom-up by hand: shutil.rmtree recurses too
+        os.chdir(src)
+        for _ in range(depth):
+            os.chdir("a")
+        os.remove("deep.txt")
+        for _ in range(depth):
+            os.chdir("..")
+            os.rmdir("a")
+        os.chdir(here)

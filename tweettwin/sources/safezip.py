@@ -90,17 +90,23 @@ def folder_files(root: Path, skip_dir: Callable[[Path], bool] | None = None) -> 
     """
     root = Path(root)
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):  # followlinks=False
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if not d.startswith(".") and not (skip_dir and skip_dir(Path(dirpath) / d))
-        ]
-        for name in filenames:
-            p = Path(dirpath) / name
-            if name.startswith(".") or (p.is_symlink() and not inside(root, p)):
+    stack = [root]  # not os.walk: it recurses, and 1,000 nested folders raise RecursionError
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # unreadable folder: nothing to read in it
+        for entry in entries:
+            p = Path(entry.path)
+            if entry.name.startswith("."):
                 continue
-            if p.is_file():
+            if entry.is_dir(follow_symlinks=False):
+                if not (skip_dir and skip_dir(p)):
+                    stack.append(p)
+            elif entry.is_symlink() and not inside(root, p):
+                continue
+            elif p.is_file():
                 found.append(p)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
