@@ -205,7 +205,13 @@ def _carry_user_files(out: Path, folder: Path) -> None:
             continue
         target = folder / entry.name
         if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+            try:
+                shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+            except RecursionError:  # copytree recurses: the old dataset stays as it was
+                raise OutputError(
+                    f"{entry}: folders nested too deeply to keep in the new dataset; "
+                    f"move it out of {out} first"
+                ) from None
         else:
             _link_or_copy(entry, target)
 
