@@ -302,3 +302,17 @@ def test_thousands_of_authors_give_a_bounded_table(tmp_path):
     top = next(line for line in result.output.splitlines() if line.startswith("┏"))
     assert top.count("┳") == 7  # label, 5 authors, "(2,995 others)", total
     assert "others" in result.output.replace("\n", " ")
+
+
+def test_a_temp_folder_of_another_host_is_kept_until_it_is_a_day_old(tmp_path, source):
+    from tweettwin.atomic import HOST
+
+    other = "0" * 8 if HOST != "0" * 8 else "1" * 8
+    fresh = tmp_path / f".out.{2**22 + 3}-{other}-abcd.tmp"  # maybe running elsewhere
+    old = tmp_path / f".out.{2**22 + 4}-{other}-efgh.tmp"
+    mine = tmp_path / f".out.{2**22 + 5}-{HOST}-ijkl.tmp"  # this host, process gone
+    for folder in (fresh, old, mine):
+        folder.mkdir()
+    os.utime(old, (0, 0))
+    assert run("prepare", source, "-o", tmp_path / "out").exit_code == 0
+    assert fresh.exists() and not old.exists() and not mine.exists()

@@ -1,24 +1,30 @@
 """Never leave half-written output: write to a temporary sibling, then rename into place.
 
-Temp names carry the writer's process id (``.NAME.<pid>-<random>.tmp``), so the next writer
-of the same output can tell leftovers of a killed run (its process is gone) from the work of
-one still running, and removes only the former.
+Temp names carry the writer's process id and host (``.NAME.<pid>-<host hash>-<random>.tmp``),
+so the next writer of the same output can tell leftovers of a killed run (its process is gone)
+from the work of one still running, and removes only the former. A temp folder of another
+host (a shared file system) is only removed once it is a day old: its process cannot be seen.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-# A leftover without a process id (written by an older tweettwin) counts as stale after this.
+# A leftover without a process id (written by an older tweettwin) counts as stale after this;
+# one of another host after STALE_FOREIGN_S.
 STALE_AFTER_S = 3600.0
-_PID = re.compile(r"^(\d+)-")
+STALE_FOREIGN_S = 86400.0
+_PID = re.compile(r"^(\d+)-(?:([0-9a-f]{8})-)?")
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 @contextlib.contextmanager
@@ -48,18 +54,19 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def temp_prefix(name: str) -> str:
-    return f".{name}.{os.getpid()}-"
+    return f".{name}.{os.getpid()}-{HOST}-"
 
 
 def is_stale(entry: Path, pid_part: str) -> bool:
-    """A temp file/folder whose writer is gone (or, without a pid, that is old)."""
+    """A temp file/folder whose writer is gone (or, without a pid of this host, that is old)."""
     m = _PID.match(pid_part)
-    if m:
+    if m and m.group(2) in (None, HOST):
         return not _alive(int(m.group(1)))
     try:
-        return time.time() - entry.lstat().st_mtime > STALE_AFTER_S
+        age = time.time() - entry.lstat().st_mtime
     except OSError:
         return False
+    return age > (STALE_FOREIGN_S if m else STALE_AFTER_S)
 
 
 def _alive(pid: int) -> bool:

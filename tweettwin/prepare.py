@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tweettwin import __version__
-from tweettwin.atomic import atomic_dir, is_stale
+from tweettwin.atomic import HOST, atomic_dir, is_stale
 from tweettwin.clean import AuthorReport, Cleaner
 from tweettwin.config import PrepareOptions
 from tweettwin.dataset import (
@@ -148,7 +148,7 @@ def prepare(
 def _spool_dir():
     # The pid in the name lets a later run tell a killed run's spool from a running one's.
     try:
-        return tempfile.TemporaryDirectory(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-")
+        return tempfile.TemporaryDirectory(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-{HOST}-")
     except OSError as ex:
         raise OutputError(
             f"cannot create a temporary folder in {tempfile.gettempdir()} ({ex.strerror}); "
