@@ -576,3 +576,12 @@ def test_a_deeply_nested_folder_source_is_walked_without_recursion(tmp_path):
             os.chdir("..")
             os.rmdir("a")
         os.chdir(here)
+
+
+def test_a_huge_mastodon_post_is_refused_before_its_html_is_parsed(tmp_path):
+    outbox = json.loads(_outbox())
+    outbox["orderedItems"][3]["object"]["content"] = "<p>" + "<b>x</b> " * 400_000 + "</p>"
+    (tmp_path / "outbox.json").write_text(json.dumps(outbox))
+    start = time.monotonic()
+    assert_error(run("prepare", tmp_path / "outbox.json"), "orderedItems[3]", "characters")
+    assert time.monotonic() - start < 10

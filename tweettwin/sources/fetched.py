@@ -29,7 +29,7 @@ from tweettwin.fetch.store import ITEMS, MANIFEST, is_fetch_folder, iter_items, 
 from tweettwin.posts import Author, Post
 from tweettwin.sources import SCHEMES, SourceData, clean_handle
 from tweettwin.sources.files import parse_date
-from tweettwin.sources.mastodon_archive import html_to_text
+from tweettwin.sources.mastodon_archive import MAX_HTML_CHARS, html_to_text
 
 KIND = "fetched"
 _LINK = "app.bsky.richtext.facet#link"
@@ -139,7 +139,10 @@ def is_public(visibility) -> bool:
 
 def mastodon_post(status: dict, handle: str, own_id: str = "") -> Post:
     boosted = status.get("reblog")
-    text, urls = ("", []) if boosted else html_to_text(_text(status.get("content")))
+    content = _text(status.get("content"))
+    if len(content) > MAX_HTML_CHARS:  # not a post; parsing it would take minutes
+        raise ValueError("content far longer than any post")
+    text, urls = ("", []) if boosted else html_to_text(content)
     return Post(
         id=str(status.get("id", "")),
         text=text,

@@ -34,6 +34,9 @@ from tweettwin.sources.safezip import (
 )
 
 KIND = "mastodon-archive"
+# HTML of one post: markup around at most 100,000 characters of text (see prepare). Checked
+# before parsing, which for a 200 MB "post" would take minutes.
+MAX_HTML_CHARS = 1_000_000
 PUBLIC = frozenset(("https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"))
 _TODO = (
     "pass the archive .zip from Mastodon's Import and export > Request your archive, "
@@ -179,6 +182,11 @@ def _note(it: dict, i: int, handle: str, where: str) -> Post:
         content = ""
     if not isinstance(content, str):
         raise InputError(f"{where}: orderedItems[{i}] has a non-text 'content'; {_TODO}")
+    if len(content) > MAX_HTML_CHARS:
+        raise InputError(
+            f"{where}: orderedItems[{i}] has {len(content):,} characters of content, far more "
+            f"than any post; {_TODO}"
+        )
     text, urls = html_to_text(content)
     to_pub, cc_pub = _public(it.get("to", obj.get("to")), it.get("cc", obj.get("cc")))
     if not (to_pub or cc_pub):  # activity lists may be absent: fall back to the Note's
