@@ -212,7 +212,7 @@ def test_push_needs_real_weights_not_a_link(tmp_path):
     "repo_id",
     [
         "..", ".", "a/..", "../a", "a/.", "./a", "a/b/c", "", "/a", "a/", "-a", "a-", ".a",
-        "a..b", "a--b", "a" * 97, "a b", "a\nb", "a/b\x1b[2J", "ü",
+        "a..b", "a--b", "a" * 97, "a b", "a\nb", "ab\n", "a/b\n", "a/b\x1b[2J", "ü",
     ],
 )  # fmt: skip
 def test_bad_repo_ids_are_refused(tmp_path, repo_id):

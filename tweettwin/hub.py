@@ -35,8 +35,8 @@ MODEL_FILES = frozenset((
     "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
     "added_tokens.json", "tokenizer.model", "chat_template.jinja", "chat_template.json",
 ))  # fmt: skip
-_WEIGHTS = re.compile(r"^[\w.-]+\.safetensors$")
-_REPO_PART = re.compile(r"^[A-Za-z0-9_.-]{1,96}$")
+_WEIGHTS = re.compile(r"[\w.-]+\.safetensors")
+_REPO_PART = re.compile(r"[A-Za-z0-9_.-]{1,96}")  # fullmatch: "$" would let "a\n" through
 
 
 @dataclass
@@ -64,7 +64,7 @@ class PushResult:
 def is_model_file(path: Path) -> bool:
     """A regular file (not a symlink) whose name is on the allow-list."""
     name = path.name
-    listed = name in MODEL_FILES or bool(_WEIGHTS.match(name))
+    listed = name in MODEL_FILES or bool(_WEIGHTS.fullmatch(name))
     return listed and not path.is_symlink() and path.is_file()
 
 
@@ -94,7 +94,7 @@ def check_repo_id(repo_id: str) -> None:
     """NAME or OWNER/NAME as the Hub allows them: no ``..``, ``.`` or ``a/..`` (path tricks)."""
     parts = (repo_id or "").split("/")
     ok = 1 <= len(parts) <= 2 and all(
-        _REPO_PART.match(p)
+        _REPO_PART.fullmatch(p)
         and ".." not in p
         and "--" not in p
         and p[0] not in "-."
