@@ -21,7 +21,7 @@ TOKEN = "hf_" + "s3cr3tT0k3n" * 3
 @pytest.fixture
 def model(tmp_path):
     folder = make_model_dir(tmp_path)
-    (folder / "README.md").write_text("old card\n")
+    (folder / "README.md").write_text("<!-- tweettwin:card -->\nold card\n")  # a stale card
     (folder / "checkpoint-40").mkdir()
     (folder / "checkpoint-40" / "optimizer.pt").write_bytes(b"x" * 100)
     (folder / ".model.safetensors.sha256").write_text("cache")
@@ -84,7 +84,7 @@ def test_dry_run_sends_nothing_writes_nothing_needs_no_token(model, monkeypatch)
     result = hub.push(model, "me/ada-twin", dry_run=True)
     assert fake.calls == [] and result.dry_run and result.url is None
     assert [p for p, _ in result.files] == EXPECTED
-    assert (model / "README.md").read_text() == "old card\n"
+    assert (model / "README.md").read_text() == "<!-- tweettwin:card -->\nold card\n"
 
     out = CliRunner().invoke(cli, ["push", str(model), "--repo-id", "me/ada-twin", "--dry-run"])
     assert out.exit_code == 0, out.output

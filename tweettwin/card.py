@@ -23,8 +23,12 @@ from typing import Any
 
 from tweettwin import __version__, model_folder
 from tweettwin.atomic import write_text
+from tweettwin.errors import OutputExistsError
 from tweettwin.model_folder import CARD, PREVIEW_PNG, SAMPLES_JSON, TrainingRecord
 
+# Every card tweettwin writes holds this marker: a README.md without it is the user's own, and
+# is never replaced without --overwrite (nor re-rendered by push).
+CARD_MARKER = "<!-- tweettwin:card"
 DEFAULT_PROMPT = "My dream is"
 PREVIEW_FILE = PREVIEW_PNG  # names kept for importers
 SAMPLES_FILE = SAMPLES_JSON
@@ -376,6 +380,28 @@ def generate_samples(
     return posts
 
 
+def is_own_card(readme: str | os.PathLike) -> bool:
+    """True when ``readme`` exists and tweettwin did not write it (it has no marker)."""
+    path = Path(readme)
+    if not path.exists() and not path.is_symlink():
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return True  # unreadable (or a broken link): certainly not ours to replace
+    return CARD_MARKER not in head
+
+
+def check_card_replaceable(model_dir: str | os.PathLike, overwrite: bool = False) -> None:
+    readme = Path(model_dir) / CARD
+    if not overwrite and is_own_card(readme):
+        raise OutputExistsError(
+            f"{readme} was not written by tweettwin (it has no {CARD_MARKER} ... --> line): "
+            "pass --overwrite to replace it, or move it away first"
+        )
+
+
 def write_card(
     model_dir: str | os.PathLike,
     preview_prompt: str | None = None,
@@ -384,15 +410,18 @@ def write_card(
     preview_text: str | None = None,
     repo_id: str | None = None,
     workspace: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Re-render ``README.md``; optionally generate samples and the ``preview.png`` thumbnail.
 
     ``preview_prompt`` generates one post with the model for the preview (``preview_text`` uses a
     given post instead); ``n_samples`` > 0 regenerates samples.json. Returns the written paths.
     ``workspace``'s registry helps find the author's picture for the preview.
+    A README.md that tweettwin did not write is only replaced with ``overwrite``.
     """
     model_dir = Path(model_dir)
     training, manifest, _ = read_model_folder(model_dir)  # fail early, before loading the model
+    check_card_replaceable(model_dir, overwrite)  # before samples or preview are written
     written: dict[str, str] = {}
     prompt = preview_prompt or DEFAULT_PROMPT
     if n_samples > 0:

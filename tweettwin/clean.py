@@ -40,6 +40,27 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LINK_PREFIXES = ("http://", "https://", "HTTP://", "HTTPS://", "t.co/", "www.", "pic.twitter.com/")
 
 
+# Terminal escape sequences (CSI "ESC [ ... m", OSC "ESC ] ... BEL") and other control
+# characters (NUL, C1): invisible in a post, harmful in a terminal or a model's vocabulary.
+# Tab, newline and carriage return stay (whitespace rules handle them). Lone surrogates (JSON
+# "\\ud800") are not text either: they cannot even be encoded as UTF-8.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?"
+    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
+)
+
+
+# One character class: the regex engine scans for it fast (the hot path of every post).
+_ANY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters or terminal escape sequences."""
+    if text.isprintable() or _ANY_CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub("", text)
+
+
 def _has_link_hint(text: str) -> bool:
     # Cheap substring tests decide whether the link regex has to run at all.
     return "ttp" in text or "TTP" in text or "t.co/" in text or "www." in text or "pic.tw" in text
@@ -85,7 +106,8 @@ def clean_text(
 ) -> str:
     """The training text of one post (no drop decisions here)."""
     if options.decode_entities:
-        text = decode(text)
+        text = decode(text)  # first: "&#27;" decodes to ESC
+    text = strip_controls(text)
     if is_reply and options.strip_reply_mentions:
         text = strip_leading_mentions(text.lstrip())
     if options.remove_links:
@@ -202,7 +224,7 @@ class Cleaner:
         text = post.text or ""
         if opts.decode_entities:
             text = decode(text)
-        text = text.lstrip()
+        text = strip_controls(text).lstrip()
         if post.is_repost or text.startswith("RT @"):
             rep.retweets += 1
             if opts.drop_reposts:

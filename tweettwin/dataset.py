@@ -46,6 +46,7 @@ SPLIT_KEY = "blake2b-64(author + NUL + id) < fraction * 2**64"
 _MAX_FRACTION = 0.5
 _FRACTION_STEP = 0.05
 _CHUNK = 1 << 16
+_MAX_MANIFEST_BYTES = 16 * 1024**2  # a manifest is a few KB
 
 # JSON string literal (UTF-8 kept, as json.dumps(ensure_ascii=False)), in C.
 _quote = json.encoder.encode_basestring
@@ -276,9 +277,12 @@ def write_manifest(folder: Path, manifest: dict) -> None:
 
 def is_dataset_dir(path: str | os.PathLike) -> bool:
     """True when ``path`` holds a manifest of a tweettwin dataset (safe to replace)."""
+    file = Path(path) / MANIFEST_FILE
     try:
-        manifest = json.loads((Path(path) / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if file.stat().st_size > _MAX_MANIFEST_BYTES:
+            return False
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
@@ -305,6 +309,10 @@ def iter_records(path: str | os.PathLike) -> Iterator[dict]:
                     continue
                 try:
                     record = json.loads(line)
+                except RecursionError:
+                    raise DatasetError(
+                        f"{path}, line {lineno}: JSON nested too deeply: re-run `tweettwin prepare`"
+                    ) from None
                 except ValueError as ex:
                     raise DatasetError(
                         f"{path}, line {lineno}, column {getattr(ex, 'colno', '?')}: "
@@ -335,13 +343,20 @@ def read_manifest(folder: str | os.PathLike) -> dict:
         raise DatasetError(f"{folder} is a file, not a dataset folder: {hint}")
     path = folder / MANIFEST_FILE
     try:
+        if path.stat().st_size > _MAX_MANIFEST_BYTES:
+            raise DatasetError(f"{path} is too large to be a dataset manifest: {hint}")
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DatasetError(
             f"{folder} is not a tweettwin dataset (no {MANIFEST_FILE}): {hint}"
         ) from None
-    except (ValueError, UnicodeDecodeError) as ex:
-        raise DatasetError(f"{path} is not valid JSON ({ex}): re-run `tweettwin prepare`") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as ex:
+        detail = "nested too deeply" if isinstance(ex, RecursionError) else ex
+        raise DatasetError(
+            f"{path} is not valid JSON ({detail}): re-run `tweettwin prepare`"
+        ) from None
+    except OSError as ex:
+        raise DatasetError(f"{path}: cannot be read ({ex.strerror}): {hint}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise DatasetError(
             f"{path} is not a tweettwin dataset manifest (format is not {FORMAT!r}): {hint}"

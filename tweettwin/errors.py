@@ -10,12 +10,21 @@ the web app maps ``http_status`` to a JSON error. Messages are one line and say 
     ├── FetchError          a remote account cannot be fetched
     │   └── NetworkError    the network or the server failed
     ├── OutputExistsError   refusing to overwrite a finished output
+    ├── OutputError         the output cannot be written (not a folder, read-only, full)
     ├── ConfigError         invalid options
     ├── RegistryError       the run registry (runs.db) is damaged, locked or unreadable
     └── MissingExtraError   an optional dependency is not installed
 """
 
 from __future__ import annotations
+
+import re
+
+# Messages quote inputs and servers: an escape sequence in a file name or a server's error
+# text must not reach the terminal (ESC [2J clears it, OSC sequences retitle it).
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 
 
 class TweettwinError(Exception):
@@ -24,7 +33,7 @@ class TweettwinError(Exception):
 
     def __init__(self, message: str) -> None:
         # Keep messages on one line: they are shown to users as is.
-        super().__init__(" ".join(str(message).split()))
+        super().__init__(" ".join(_CONTROL.sub("", str(message)).split()))
 
 
 class InputError(TweettwinError):
@@ -49,6 +58,10 @@ class NetworkError(FetchError):
 
 class OutputExistsError(TweettwinError):
     http_status = 409
+
+
+class OutputError(TweettwinError):
+    pass
 
 
 class ConfigError(TweettwinError):

@@ -25,7 +25,18 @@ IGNORE_PATTERNS = [
     "optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin",
     "*.lock",
 ]  # fmt: skip
-_REPO_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]+$")
+# What IS uploaded: an allow-list of model files at the top of the folder. Anything else (the
+# training posts as train.jsonl, a user's notes, a symlink to /etc/shadow) stays on this
+# machine: a model folder is published, and posts must never be.
+MODEL_FILES = frozenset((
+    "README.md", "config.json", "generation_config.json", "training.json",
+    "dataset_manifest.json", "samples.json", "preview.png", "novelty.json", "novelty.bin",
+    "model.safetensors.index.json", "adapter_config.json", "tokenizer.json",
+    "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
+    "added_tokens.json", "tokenizer.model", "chat_template.jinja", "chat_template.json",
+))  # fmt: skip
+_WEIGHTS = re.compile(r"[\w.-]+\.safetensors")
+_REPO_PART = re.compile(r"[A-Za-z0-9_.-]{1,96}")  # fullmatch: "$" would let "a\n" through
 
 
 @dataclass
@@ -50,14 +61,51 @@ class PushResult:
         return d
 
 
-def upload_plan(model_dir: str | os.PathLike) -> list[tuple[str, int]]:
-    """Exactly the files ``upload_folder`` will send, with sizes (same filter it applies)."""
-    from huggingface_hub.utils import filter_repo_objects
+def is_model_file(path: Path) -> bool:
+    """A regular file (not a symlink) whose name is on the allow-list."""
+    name = path.name
+    listed = name in MODEL_FILES or bool(_WEIGHTS.fullmatch(name))
+    return listed and not path.is_symlink() and path.is_file()
 
+
+def upload_plan(model_dir: str | os.PathLike) -> list[tuple[str, int]]:
+    """Exactly the files ``upload_folder`` will send (``allow_patterns`` = these names)."""
     root = Path(model_dir)
-    paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    kept = filter_repo_objects(paths, ignore_patterns=IGNORE_PATTERNS)
-    return [(p, (root / p).stat().st_size) for p in kept]
+    return sorted((p.name, p.stat().st_size) for p in root.iterdir() if is_model_file(p))
+
+
+def left_out(model_dir: str | os.PathLike) -> list[str]:
+    """What the folder holds that is not uploaded, with why (for the dry run's notes)."""
+    root = Path(model_dir)
+    notes = []
+    for p in sorted(root.iterdir()):
+        if p.name.startswith(".") or is_model_file(p):
+            continue
+        if p.is_symlink():
+            notes.append(f"{p.name} (a symbolic link)")
+        elif p.name.endswith(".jsonl") or p.name in ("posts.json", "posts.csv"):
+            notes.append(f"{p.name} (posts are never published)")
+        elif not p.name.startswith("checkpoint"):
+            notes.append(f"{p.name} (not a model file)")
+    return notes
+
+
+def check_repo_id(repo_id: str) -> None:
+    """NAME or OWNER/NAME as the Hub allows them: no ``..``, ``.`` or ``a/..`` (path tricks)."""
+    parts = (repo_id or "").split("/")
+    ok = 1 <= len(parts) <= 2 and all(
+        _REPO_PART.fullmatch(p)
+        and ".." not in p
+        and "--" not in p
+        and p[0] not in "-."
+        and p[-1] not in "-."
+        for p in parts
+    )
+    if not ok:
+        raise ConfigError(
+            f"--repo-id {repo_id!r}: use NAME or OWNER/NAME (letters, digits, - _ . ; "
+            "not starting or ending with - or ., no '..' or '--', at most 96 characters each)"
+        )
 
 
 def _check_folder(model_dir: Path) -> None:
@@ -65,7 +113,9 @@ def _check_folder(model_dir: Path) -> None:
         raise InputError(
             f"{model_dir}: no such folder; give the model folder made by `tweettwin train`"
         )
-    if not (model_dir / "config.json").exists() or not any(model_dir.glob("*.safetensors")):
+    if not (model_dir / "config.json").exists() or not any(
+        is_model_file(p) for p in model_dir.glob("*.safetensors")
+    ):
         raise InputError(
             f"{model_dir}: not a model folder (needs config.json and *.safetensors); "
             "give the -o folder of `tweettwin train` or `tweettwin make`"
@@ -98,12 +148,19 @@ def push(
     would be uploaded. ``update_card`` re-renders README.md with the Hub id first, so the
     card's usage snippet and thumbnail point at the published repo.
     """
+    from tweettwin.card import is_own_card
+
     model_dir = Path(model_dir)
     _check_folder(model_dir)
-    if not _REPO_ID.match(repo_id or ""):
-        raise ConfigError(f"--repo-id {repo_id!r}: use NAME or OWNER/NAME (letters, digits, - _ .)")
-    can_render = update_card and (model_dir / TRAINING_JSON).exists()
+    check_repo_id(repo_id)
+    own_card = is_own_card(model_dir / "README.md")
+    can_render = update_card and (model_dir / TRAINING_JSON).exists() and not own_card
     result = PushResult(repo_id, upload_plan(model_dir), private, dry_run)
+    skipped = left_out(model_dir)
+    if skipped:
+        result.notes.append("Not uploaded: " + ", ".join(skipped))
+    if own_card:
+        result.notes.append("README.md was not written by tweettwin: uploaded as it is")
     if dry_run:
         if can_render:
             result.notes.append("README.md would be re-rendered with the Hub id before upload")
@@ -132,6 +189,7 @@ def push(
             folder_path=str(model_dir),
             repo_type="model",
             commit_message="Upload tweettwin model",
+            allow_patterns=[name for name, _ in result.files],
             ignore_patterns=IGNORE_PATTERNS,
         )
     except Exception as ex:

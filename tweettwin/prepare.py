@@ -8,7 +8,9 @@ one rename.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,24 +18,37 @@ from pathlib import Path
 from typing import Any
 
 from tweettwin import __version__
-from tweettwin.atomic import atomic_dir
+from tweettwin.atomic import HOST, atomic_dir, is_stale
 from tweettwin.clean import AuthorReport, Cleaner
 from tweettwin.config import PrepareOptions
 from tweettwin.dataset import (
     FORMAT,
     FORMAT_VERSION,
+    MANIFEST_FILE,
     SPLIT_KEY,
+    TRAIN_FILE,
+    VALIDATION_FILE,
     SplitWriter,
     file_sha256,
     is_dataset_dir,
     write_manifest,
 )
-from tweettwin.errors import ConfigError, DatasetError, OutputExistsError
+from tweettwin.errors import (
+    ConfigError,
+    DatasetError,
+    InputError,
+    OutputError,
+    OutputExistsError,
+)
 from tweettwin.workspace import Workspace
 
 # progress(stage, count): stage "read" counts posts read so far, "write" lines written.
 Progress = Callable[[str, int], None]
 _PROGRESS_EVERY = 4096
+# No platform allows posts anywhere near this long (X: 25,000; Mastodon: 500 by default):
+# a longer "post" is a wrong column or a broken file, and would cost minutes to clean.
+MAX_POST_CHARS = 100_000
+_SPOOL_PREFIX = "tweettwin-prepare-"
 _JSON_KEYS = (
     "handle", "name", "downloaded", "retweets", "replies", "short", "duplicates",
     "excluded_private", "kept", "train", "validation",
@@ -104,10 +119,12 @@ def prepare(
     if output is not None:
         _check_output(Path(output))
     cleaner = Cleaner(options, authors={h: a for sd in opened for h, a in sd.authors.items()})
-    with tempfile.TemporaryDirectory(prefix="tweettwin-prepare-") as tmp:
+    clean_stale_spools()
+    with _spool_dir() as tmp:
         writer = SplitWriter(Path(tmp) / "kept.jsonl", options.split)
         try:
-            _read_all(opened, cleaner, writer, progress)
+            with _writing(Path(tmp), "the temporary spool file"):
+                _read_all(opened, cleaner, writer, progress)
         finally:
             writer.close()
         reports = list(cleaner.reports.values())
@@ -115,15 +132,98 @@ def prepare(
         out = Path(output) if output is not None else ws.data_dir([r.handle for r in reports])
         _check_output(out)
         inputs = _hash_inputs(opened)
-        with atomic_dir(out, overwrite=True) as folder:
+        with _writing(out, "the dataset"), atomic_dir(out, overwrite=True) as folder:
             split = writer.finish(
                 folder, options.validation_fraction, options.min_validation, progress
             )
+            _check_split(split)
             for rep in reports:
                 rep.train, rep.validation = split.per_author.get(rep.handle, (0, 0))
             manifest = _manifest(opened, inputs, options, reports, split)
             write_manifest(folder, manifest)
+            _carry_user_files(out, folder)
     return PrepareResult(out, manifest, reports, warnings)
+
+
+def _spool_dir():
+    # The pid in the name lets a later run tell a killed run's spool from a running one's.
+    try:
+        return tempfile.TemporaryDirectory(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-{HOST}-")
+    except OSError as ex:
+        raise OutputError(
+            f"cannot create a temporary folder in {tempfile.gettempdir()} ({ex.strerror}); "
+            "free some space there or set TMPDIR to another folder"
+        ) from None
+
+
+def clean_stale_spools(root: str | os.PathLike | None = None) -> None:
+    """Remove ``tweettwin-prepare-*`` spool folders of killed runs (ours only) from the temp dir."""
+    root = Path(root or tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in root.iterdir():
+            if not entry.name.startswith(_SPOOL_PREFIX):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.lstat()
+                mine = st.st_uid == os.getuid() and entry.is_dir() and not entry.is_symlink()
+                if mine and is_stale(entry, entry.name[len(_SPOOL_PREFIX) :]):
+                    shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _writing(where: Path, what: str):
+    """A full or read-only disk, or a path through a file, as one line instead of a traceback."""
+    try:
+        yield
+    except OSError as ex:  # shutil.Error (copying the user's files) included
+        detail = ex.strerror or " ".join(str(ex).split())[:200] or type(ex).__name__
+        raise OutputError(
+            f"cannot write {what} to {where} ({detail}): "
+            "check that the disk has space and is writable, or choose another -o DIR"
+        ) from None
+
+
+def _check_split(split) -> None:
+    if split.train.posts == 0:
+        raise DatasetError(
+            f"no post is left for training ({split.validation.posts} went to validation): "
+            "add more posts, or relax a rule (see tweettwin prepare --help)"
+        )
+
+
+# The files prepare writes; anything else in a dataset folder is the user's and is kept.
+_DATASET_FILES = frozenset((TRAIN_FILE, VALIDATION_FILE, MANIFEST_FILE))
+
+
+def _carry_user_files(out: Path, folder: Path) -> None:
+    """Hard-link (or copy) the user's own files of the previous ``out`` into the new folder,
+    so replacing the dataset keeps them; the old folder keeps its links until the swap."""
+    if not out.is_dir():
+        return
+    for entry in out.iterdir():
+        if entry.name in _DATASET_FILES:
+            continue
+        target = folder / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            try:
+                shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+            except RecursionError:  # copytree recurses: the old dataset stays as it was
+                raise OutputError(
+                    f"{entry}: folders nested too deeply to keep in the new dataset; "
+                    f"move it out of {out} first"
+                ) from None
+        else:
+            _link_or_copy(entry, target)
+
+
+def _link_or_copy(src, dst) -> None:
+    if os.path.islink(src):
+        os.symlink(os.readlink(src), dst)
+        return
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copy2(src, dst)
 
 
 def _open(spec, source_options: Mapping[str, Any]):
@@ -140,6 +240,8 @@ def _read_all(opened, cleaner: Cleaner, writer: SplitWriter, progress: Progress 
     count = 0
     for sd in opened:
         for post in sd.posts:
+            if len(post.text) > MAX_POST_CHARS:
+                raise _too_long(sd, post)
             text = feed(post)
             if text is not None:
                 add(text, post.id, post.author, post.created_at, post.source or sd.kind)
@@ -148,6 +250,14 @@ def _read_all(opened, cleaner: Cleaner, writer: SplitWriter, progress: Progress 
                 progress("read", count)
     if progress is not None:
         progress("read", count)
+
+
+def _too_long(sd, post) -> InputError:
+    shown = post.id if len(post.id) <= 40 else post.id[:37] + "..."
+    return InputError(
+        f"{sd.spec}: post {shown!r} has {len(post.text):,} characters, more than any platform "
+        f"allows ({MAX_POST_CHARS:,}); this is not a post: check --text-column, or remove it"
+    )
 
 
 def _check_amount(
@@ -184,12 +294,33 @@ def _removed_summary(total: AuthorReport) -> str:
 
 
 def _check_output(out: Path) -> None:
-    """Replace only a previous dataset (or an empty folder), never an unrelated folder."""
-    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or is_dataset_dir(out))):
-        raise OutputExistsError(
-            f"{out} exists and is not a tweettwin dataset folder: "
-            "choose another -o DIR or remove it"
-        )
+    """Replace only a previous dataset (or an empty folder), never an unrelated folder; and
+    say so at once when the folder cannot be created at all."""
+    try:
+        exists = out.exists()
+        if exists and not (out.is_dir() and (not any(out.iterdir()) or is_dataset_dir(out))):
+            raise OutputExistsError(
+                f"{out} exists and is not a tweettwin dataset folder: "
+                "choose another -o DIR or remove it"
+            )
+        if not exists:
+            _check_parents(out)
+    except OSError as ex:
+        raise OutputError(
+            f"-o {out}: cannot be used ({ex.strerror}); choose another -o DIR"
+        ) from None
+
+
+def _check_parents(out: Path) -> None:
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(
+                    f"-o {out}: {parent} is a file, not a folder; choose another -o DIR"
+                )
+            return
+        if parent.is_symlink():  # a dangling link where a folder should be
+            raise OutputError(f"-o {out}: {parent} is a broken link; choose another -o DIR")
 
 
 def _hash_inputs(opened) -> list[dict]:

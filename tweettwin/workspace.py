@@ -12,6 +12,7 @@ takes a folder also takes a ``Workspace``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -41,7 +42,7 @@ class Workspace:
 
     # -- layout: <workspace>/<handle>/{raw,data,model} -----------------------------------
     def handle_dir(self, handle: str) -> Path:
-        return self.root / handle
+        return self.root / _fit(handle)
 
     def raw_dir(self, handle: str, platform: str) -> Path:
         """Where a fetch of ``handle`` on ``platform`` keeps its pages."""
@@ -72,3 +73,17 @@ class Workspace:
 
 def _slug(handle: str, unsafe: str) -> str:
     return re.sub(unsafe, "_", handle)
+
+
+_MAX_NAME_BYTES = 120  # file systems allow 255 bytes a name; leave room for temp names
+
+
+def _fit(name: str) -> str:
+    """``name`` cut to fit a file system, ending in a hash of the whole name when cut (a
+    300-character handle, 20 SOURCEs joined with +)."""
+    data = name.encode("utf-8", "surrogatepass")
+    if len(data) <= _MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(data).hexdigest()[:10]
+    cut = data[: _MAX_NAME_BYTES - 11].decode("utf-8", "ignore").rstrip("+._")
+    return f"{cut}-{digest}"

@@ -29,8 +29,15 @@ from tweettwin.cli import cli, current_workspace
     help="Generate this many sample posts for the card (prompt: --preview or 'My dream is').",
 )
 @click.option("--repo-id", help="Hub id to use in the card's usage snippet and thumbnail URL.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a README.md that tweettwin did not write (your own card).",
+)
 @click.option("--json", "json_", is_flag=True, help="Print the written paths as JSON on stdout.")
-def card_command(model_dir, preview_prompt, preview_text, n_samples, repo_id, json_) -> None:
+def card_command(
+    model_dir, preview_prompt, preview_text, n_samples, repo_id, overwrite, json_
+) -> None:
     """Re-render DIR/README.md (the model card) from training.json and dataset_manifest.json."""
     from tweettwin.card import write_card
 
@@ -41,6 +48,7 @@ def card_command(model_dir, preview_prompt, preview_text, n_samples, repo_id, js
         preview_text=preview_text,
         repo_id=repo_id,
         workspace=current_workspace(),
+        overwrite=overwrite,
     )
     if json_:
         click.echo(json.dumps(written))

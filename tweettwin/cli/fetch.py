@@ -8,6 +8,7 @@ import time
 import click
 
 from tweettwin.cli import cli, current_workspace
+from tweettwin.cli.text import shown
 
 
 @cli.command(name="fetch")
@@ -80,20 +81,20 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         console=console,
         transient=True,
     )
-    task = bar.add_task(f"Fetching {source}", total=None)
+    task = bar.add_task(f"Fetching {shown(source)}", total=None)
 
     def on_progress(event):
         if event.event == "account":
-            bar.update(task, description=f"Fetching {event.message}", total=event.expected)
+            bar.update(task, description=f"Fetching {shown(event.message)}", total=event.expected)
         elif event.event == "estimate":
-            console.print(event.message)
+            console.print(shown(event.message))
         elif event.event in ("page", "done"):
             bar.update(
                 task, completed=event.stored, total=max(event.expected or 0, event.stored) or None
             )
 
     def on_wait(seconds, reason):
-        bar.update(task, description=f"{reason}: waiting {seconds:.0f} s")
+        bar.update(task, description=f"{shown(reason)}: waiting {seconds:.0f} s")
 
     def countdown(seconds):
         # A visible wait: the bar's description ticks down once a second.
@@ -102,7 +103,7 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         while (left := end - time.monotonic()) > 0:
             bar.update(task, description=f"{description}: waiting {left:.0f} s")
             time.sleep(min(1.0, left))
-        bar.update(task, description=f"Fetching {source}")
+        bar.update(task, description=f"Fetching {shown(source)}")
 
     workspace = current_workspace()
     if is_fetch_spec(source) and output is None:
@@ -132,13 +133,13 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
         client.close()
 
     for warning in result.warnings:
-        console.print(f"[yellow]Warning:[/] {warning}")
+        console.print(f"[yellow]Warning:[/] {shown(warning)}")
     if json_:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     state = "complete" if result.complete else "partial (rerun to continue)"
     console.print(
-        f"Fetched {result.fetched:,} new posts of {result.account}; "
-        f"{result.total:,} in {result.output} ({state})."
+        f"Fetched {result.fetched:,} new posts of {shown(result.account)}; "
+        f"{result.total:,} in {shown(result.output)} ({state})."
     )
     click.echo(str(result.output))

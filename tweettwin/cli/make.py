@@ -15,6 +15,7 @@ from tweettwin.cli.options import (
     train_config_from,
     training_options,
 )
+from tweettwin.cli.text import shown
 
 _STAGES = {
     "prepare": "Reading and cleaning the posts",
@@ -88,8 +89,8 @@ def make_command(sources, output, overwrite, prompt, n_samples, as_json, **flags
     m = result.trained.metrics
     console.print(
         f"Validation loss {m['base_val_loss']:.3f} -> {m['best_val_loss']:.3f} in "
-        f"{result.trained.wall_time_s / 60:.1f} min. Model: [bold]{result.model_dir}[/] "
-        f'(try: tweettwin generate {result.model_dir} "{prompt}")',
+        f"{result.trained.wall_time_s / 60:.1f} min. Model: [bold]{shown(result.model_dir)}[/] "
+        f'(try: tweettwin generate {shown(result.model_dir)} "{shown(prompt)}")',
         highlight=False,
     )
     click.echo(
@@ -101,11 +102,11 @@ def _table(result):
     from rich.table import Table
 
     s = result.samples
-    title = f"{len(s.posts)} new posts for “{result.prompt}” ({s.seconds:.1f} s"
+    title = f"{len(s.posts)} new posts for “{shown(result.prompt)}” ({s.seconds:.1f} s"
     title += f", {s.rejected} copies of training posts dropped)" if s.rejected else ")"
     table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("#", justify="right", style="dim")
     table.add_column("post", overflow="fold")
     for i, post in enumerate(s.posts, 1):
-        table.add_row(str(i), post)
+        table.add_row(str(i), shown(post))
     return table

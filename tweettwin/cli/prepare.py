@@ -14,6 +14,7 @@ from tweettwin.cli.options import (
     source_options,
     source_options_from,
 )
+from tweettwin.cli.text import shown
 
 
 @cli.command(name="prepare")
@@ -52,8 +53,8 @@ def prepare_command(sources, output, as_json, **flags) -> None:
         )
     console.print(_table(result))
     for warning in result.warnings:
-        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
-    console.print(f"Dataset written to [bold]{result.output}[/]", highlight=False)
+        console.print(f"[yellow]Warning:[/] {shown(warning)}", highlight=False)
+    console.print(f"Dataset written to [bold]{shown(result.output)}[/]", highlight=False)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
 
@@ -94,12 +95,13 @@ def _table(result):
     """One column per author (plus a total for several), one row per rule, as on the model card."""
     from rich.table import Table
 
-    reps = list(result.authors)
+    reps = _columns(list(result.authors))
     opts = result.manifest["options"]
     table = Table(title="Posts per author", title_justify="left")
     table.add_column("")
     for rep in reps:
-        table.add_column(f"@{rep.handle}", justify="right")
+        label = rep.handle if rep.handle.startswith("(") else f"@{shown(rep.handle)}"
+        table.add_column(label, justify="right")
     if len(reps) > 1:
         table.add_column("total", justify="right")
 
@@ -129,6 +131,25 @@ def _table(result):
     table.add_row(*_fmt(row("  validation", [r.validation for r in reps])))
     table.add_row(*_fmt(row("characters kept", [r.chars for r in reps])))
     return table
+
+
+_MAX_COLUMNS = 6  # authors shown one by one; a CSV with a million authors must not draw a million
+
+
+def _columns(reps: list) -> list:
+    """The authors to show: the first few, then one column summing the others."""
+    if len(reps) <= _MAX_COLUMNS:
+        return reps
+    from tweettwin.clean import AuthorReport
+
+    rest = reps[_MAX_COLUMNS - 1 :]
+    other = AuthorReport(f"({len(rest):,} others)")
+    for rep in rest:
+        for name in AuthorReport.__slots__:
+            value = getattr(rep, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(other, name, getattr(other, name) + value)
+    return [*reps[: _MAX_COLUMNS - 1], other]
 
 
 def _fmt(labelled):

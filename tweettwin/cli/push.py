@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tweettwin.cli import cli
+from tweettwin.cli.text import shown
 
 
 def _size(n: int) -> str:
@@ -47,10 +48,10 @@ def push_command(model_dir, repo_id, private, dry_run, json_) -> None:
     table.add_column("File")
     table.add_column("Size", justify="right")
     for path, size in result.files:
-        table.add_row(path, _size(size))
+        table.add_row(shown(path), _size(size))
     table.add_row(f"[bold]{len(result.files)} files[/]", f"[bold]{_size(result.total_bytes)}[/]")
     console.print(table)
     for note in result.notes:
-        console.print(note)
+        console.print(shown(note))
     if result.url:
         click.echo(result.url)

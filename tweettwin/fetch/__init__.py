@@ -14,20 +14,25 @@ limit (or none) continues it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tweettwin.errors import ConfigError, FetchError, InputError
+from tweettwin.errors import ConfigError, FetchError, InputError, OutputError
 from tweettwin.fetch.base import Account, Platform
 from tweettwin.fetch.http import HttpClient
-from tweettwin.fetch.store import FetchStore
+from tweettwin.fetch.store import FetchStore, iter_items
 from tweettwin.workspace import Workspace
 
 PLATFORMS = ("mastodon", "bluesky", "x")
 MAX_EMPTY_PAGES = 5  # pages in a row with nothing new before we call the pagination endless
+# However many posts a server claims or keeps sending, one pass stores at most this many.
+MAX_POSTS_PER_PASS = 1_000_000
+# Posts beyond the account's own count tolerated in one pass (it may post while we fetch).
+COUNT_SLACK = 100
 
 _MASTODON = re.compile(
     r"^@?(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]*)@(?P<host>[A-Za-z0-9.-]+(?::\d+)?)$"
@@ -78,6 +83,7 @@ class FetchResult:
     estimated_cost_usd: float | None = None
     warnings: list[str] = field(default_factory=list)
     run_id: str | None = None  # the registry's "fetch" run (set by tweettwin.pipeline)
+    skipped: int = 0  # items the server sent without a usable id
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -91,7 +97,14 @@ ProgressCallback = Callable[[FetchProgress], None]
 def is_fetch_spec(spec: str) -> bool:
     """True for ``mastodon:…``, ``bluesky:…`` and ``x:…`` (not for a path that exists)."""
     prefix, sep, _ = str(spec).partition(":")
-    return bool(sep) and prefix.lower() in PLATFORMS and not Path(spec).exists()
+    return bool(sep) and prefix.lower() in PLATFORMS and not _exists(Path(spec))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system names no file
+        return False
 
 
 def parse_spec(spec: str) -> FetchSpec:
@@ -153,6 +166,8 @@ def fetch(
     parsed = parse_spec(spec)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1 (got {limit})")
+    if api_base is not None:
+        _check_api_base(api_base)  # before anything: a password in it must go nowhere
     report = progress or (lambda event: None)
     own_client = client is None
     if client is None:
@@ -166,23 +181,32 @@ def fetch(
         report(FetchProgress("account", expected=account.posts_count, message=f"{account.handle}"))
         out = Path(output) if output else default_output(parsed, workspace)
         reads, cost = _confirm_cost(platform, account, out, limit, yes, report)
-        store = FetchStore.open(
-            out,
-            platform=platform.name,
-            source=platform.source,
-            spec=parsed.spec,
-            api_base=platform.api_base,
-            account=account.to_dict(),
-        )
+        with _writing(out):
+            store = FetchStore.open(
+                out,
+                platform=platform.name,
+                source=platform.source,
+                spec=parsed.spec,
+                api_base=platform.api_base,
+                account=account.to_dict(),
+            )
         result = FetchResult(platform.name, account.handle, out, 0, store.count, False, reads, cost)
         try:
-            _run(platform, account, store, limit=limit, update=update, report=report, result=result)
-        except FetchError as ex:
+            with _writing(out):
+                _run(
+                    platform, account, store, limit=limit, update=update, report=report,
+                    result=result,
+                )  # fmt: skip
+        except (FetchError, OutputError) as ex:
             if store.count:
                 raise type(ex)(
                     f"{ex} ({store.count} posts fetched so far are kept in {out}; rerun to resume)"
                 ) from None
             raise
+        if result.skipped:
+            result.warnings.append(
+                f"{platform.title} sent {result.skipped} item(s) without a usable id; skipped"
+            )
         result.total = store.count
         result.complete = bool(store.manifest["complete"]) and store.manifest["pass"] is None
         report(
@@ -211,11 +235,42 @@ def _platform(parsed: FetchSpec, api_base: str, client: HttpClient) -> Platform:
 
 
 def _check_api_base(api_base: str) -> None:
-    parts = urlsplit(api_base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """An http(s) URL without credentials: the address is stored in the fetch folder's manifest
+    and shown in messages, so a user:password (or a token in the query) would leak."""
+    try:
+        parts = urlsplit(api_base)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        shown = f"{parts.scheme}://***@{host or ''}"
         raise ConfigError(
-            f"--api-base must be an http(s) URL like https://mastodon.social (got {api_base!r})"
+            f"--api-base must not hold a user name or password (got {shown}); tweettwin reads"
+            " public posts without a login: give the address alone, like https://host"
         )
+    if parts is not None and (parts.query or parts.fragment):
+        raise ConfigError(
+            f"--api-base must be a plain address without ?query or #fragment (got"
+            f" {parts.scheme}://{parts.netloc}{parts.path}?...): tokens do not belong in it"
+        )
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        # Unparsable: whatever precedes an "@" may be a password, so it is never echoed.
+        shown = "***@" + api_base.rsplit("@", 1)[1] if "@" in api_base else api_base
+        raise ConfigError(
+            f"--api-base must be an http(s) URL like https://mastodon.social (got {shown!r})"
+        )
+
+
+@contextlib.contextmanager
+def _writing(out: Path):
+    """A fetch folder that cannot be written (a file in the way, a full or read-only disk)."""
+    try:
+        yield
+    except OSError as ex:
+        raise OutputError(
+            f"cannot write to {out} ({ex.strerror or type(ex).__name__}): check that it is a"
+            " folder on a writable disk with space, or choose another -o"
+        ) from None
 
 
 def _confirm_cost(platform, account, out, limit, yes, report) -> tuple[int | None, float | None]:
@@ -269,6 +324,13 @@ def _run(
     known = store.keys(platform.key)
     seen_cursors = {state["cursor"]}
     empty_pages = 0
+    bound = _pass_bound(platform, account)
+    # Posts of this pass that count in the account's total (a resumed pass has some already).
+    counted = sum(
+        1
+        for i, item in enumerate(iter_items(store.path, store.manifest))
+        if i >= state["start_items"] and platform.counted(item)
+    )
     while True:
         in_pass = store.count - state["start_items"]
         if limit is not None and in_pass >= limit:
@@ -285,7 +347,10 @@ def _run(
         )
         new, hit_known = [], False
         for item in page.items:
-            key = platform.key(item)
+            key = platform.valid_key(item)
+            if key is None:  # no usable id (a broken or hostile server): cannot be stored
+                result.skipped += 1
+                continue
             if key in known:
                 hit_known = True
                 continue
@@ -296,6 +361,13 @@ def _run(
             new = new[: limit - in_pass]
             cursor = platform.cursor_after(new[-1]) or cursor
         done = cursor is None or (state["mode"] == "update" and hit_known)
+        counted += sum(1 for item in new if platform.counted(item))
+        if not done and counted >= bound:
+            result.warnings.append(
+                f"{platform.title} kept sending posts past the {bound:,} this account can have;"
+                f" stopped there with {store.count + len(new):,} posts"
+            )
+            done = True
         empty_pages = 0 if new else empty_pages + 1
         if not done and (cursor in seen_cursors or empty_pages >= MAX_EMPTY_PAGES):
             result.warnings.append(
@@ -321,6 +393,17 @@ def _run(
         )
         if done:
             return
+
+
+def _pass_bound(platform: Platform, account: Account) -> int:
+    """The most posts one pass may store: the account's own count (plus some
+    slack for posts made meanwhile) where the platform gives one, and a hard cap always, so
+    a server sending endless pages of fresh ids cannot fill the disk."""
+    cap = MAX_POSTS_PER_PASS
+    count = account.posts_count
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        cap = min(cap, count + max(COUNT_SLACK, count // 10))
+    return cap
 
 
 def _new_pass(mode: str, since: str | None, store: FetchStore) -> dict:

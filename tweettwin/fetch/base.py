@@ -19,8 +19,26 @@ class Account:
     locked: bool = False  # Mastodon "locked" / X "protected"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Profile fields come from the server as it pleases: a count that is not a whole
+        # number (a string, -5, a list) would break the progress bar and the cost estimate.
+        count = self.posts_count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.posts_count = None
+        for name in ("handle", "name"):
+            if not isinstance(getattr(self, name), str):
+                setattr(self, name, "")
+        for name in ("avatar_url", "url"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                setattr(self, name, None)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def text_or(value: Any, default: str) -> str:
+    """A non-empty string from a server's answer, else ``default``."""
+    return value if isinstance(value, str) and value.strip() else default
 
 
 @dataclass
@@ -55,6 +73,26 @@ class Platform:
     def key(item: dict) -> str:
         """A stable id for one stored item (dedupe, resume, --update)."""
         return str(item["id"])
+
+    @staticmethod
+    def counted(item: dict) -> bool:
+        """Whether the item is one of the ``Account.posts_count`` posts (Bluesky's count leaves
+        out reposts, which its feed holds): the count then bounds what a fetch can get."""
+        return True
+
+    def valid_key(self, item: object) -> str | None:
+        """``key(item)`` when the item is an object with a usable id, else None."""
+        if not isinstance(item, dict):
+            return None
+        try:
+            key = self.key(item)
+        except (KeyError, TypeError, AttributeError):
+            return None
+        if not isinstance(key, str) or not key or len(key) > 1000 or key == "None":
+            return None
+        if self.numeric_ids and not (key.isascii() and key.isdigit() and len(key) <= 30):
+            return None
+        return key
 
     def cursor_after(self, item: dict) -> str | None:
         """A cursor that starts right after ``item`` (used when a page is cut by --limit)."""

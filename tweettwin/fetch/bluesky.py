@@ -14,7 +14,7 @@ we respect that and do not fetch them.
 from __future__ import annotations
 
 from tweettwin.errors import FetchError
-from tweettwin.fetch.base import Account, Page, Platform
+from tweettwin.fetch.base import Account, Page, Platform, text_or
 from tweettwin.fetch.http import parse_json
 
 REPOST = "app.bsky.feed.defs#reasonRepost"
@@ -43,7 +43,7 @@ class Bluesky(Platform):
             )
         return Account(
             id=data["did"],
-            handle=data.get("handle") or self.handle,
+            handle=text_or(data.get("handle"), self.handle),
             name=data.get("displayName") or "",
             avatar_url=data.get("avatar"),
             posts_count=data.get("postsCount"),
@@ -61,10 +61,18 @@ class Bluesky(Platform):
                 f"{self.title} author feed of @{self.handle} has no 'feed' list; check --api-base"
             )
         items = [
-            item for item in feed if _reason(item) != PIN and isinstance(item.get("post"), dict)
+            item
+            for item in feed
+            if isinstance(item, dict)
+            and _reason(item) != PIN
+            and isinstance(item.get("post"), dict)
         ]
         next_cursor = data.get("cursor") if feed else None
         return Page(items, str(next_cursor) if next_cursor else None)
+
+    @staticmethod
+    def counted(item: dict) -> bool:
+        return _reason(item) != REPOST
 
     @staticmethod
     def key(item: dict) -> str:

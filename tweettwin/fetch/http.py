@@ -9,6 +9,7 @@ from every message this module builds.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,11 @@ from tweettwin.redaction import REDACTED, redact
 USER_AGENT = f"tweettwin/{__version__} (+https://github.com/tweettwin/tweettwin)"
 RESET_MARGIN = 1.0  # seconds added to a reset time: clocks differ a little between us and them
 MAX_RATE_LIMIT_WAITS = 5  # 429s in a row before giving up on one request
+# One page of posts is tens of KB: a bigger body is not a page, and is not held in memory.
+MAX_BODY_BYTES = 32 * 1024**2
+# Per request, whatever the server does: httpx's timeouts apply to each read, so a body that
+# trickles a byte at a time would otherwise never end.
+REQUEST_DEADLINE_S = 60.0
 
 # Reset headers, in the order tried: X (unix seconds), Bluesky/IETF draft, Mastodon (ISO date).
 _RESET_HEADERS = ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset")
@@ -70,7 +76,11 @@ class HttpClient:
         on_wait: WaitCallback | None = None,
         rng: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
+        deadline: float = REQUEST_DEADLINE_S,
+        max_body: int = MAX_BODY_BYTES,
     ) -> None:
+        self.deadline = deadline
+        self.max_body = max_body
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -113,12 +123,12 @@ class HttpClient:
     # -- waiting ---------------------------------------------------------------------------
     def wait(self, seconds: float, reason: str) -> None:
         """Wait visibly: tell ``on_wait`` (the CLI shows a countdown), then ``sleep``."""
-        seconds = max(0.0, float(seconds))
+        seconds = float(seconds)
+        seconds = 0.0 if math.isnan(seconds) else max(0.0, seconds)
         if seconds > self.max_wait:
-            until = datetime.fromtimestamp(self.clock() + seconds, timezone.utc)
             raise NetworkError(
-                f"{reason}: the server asks to wait {seconds:.0f} s"
-                f" (until {until:%Y-%m-%d %H:%M} UTC); rerun later to resume"
+                f"{reason}: the server asks to wait {_duration(seconds)}"
+                f"{_until(self.clock(), seconds)}; rerun later to resume"
             )
         if self.on_wait is not None:
             self.on_wait(seconds, reason)
@@ -148,7 +158,7 @@ class HttpClient:
         limited = 0
         while True:
             try:
-                response = self._http.get(url, params=params, headers=headers)
+                response = self._send(url, params, headers)
             except httpx.TransportError as ex:
                 if attempt >= self.retries:
                     raise NetworkError(
@@ -162,6 +172,13 @@ class HttpClient:
                 )
                 attempt += 1
                 continue
+            except httpx.HTTPError as ex:  # redirect loop, bad gzip, odd URL: retrying won't help
+                raise NetworkError(
+                    self.redact(
+                        f"{service} at {_short(url)} sent an unusable answer ({_describe(ex)});"
+                        " check the address (--api-base) or try again later"
+                    )
+                ) from None
             if response.status_code == 429:
                 limited += 1
                 if limited > MAX_RATE_LIMIT_WAITS:
@@ -192,6 +209,40 @@ class HttpClient:
                     self._resume_at = self.clock() + delay
             return response
 
+    def _send(self, url: str, params: Mapping[str, Any], headers) -> httpx.Response:
+        """One GET whose body is read in chunks under an overall deadline and a size cap."""
+        request = self._http.build_request("GET", url, params=params, headers=headers)
+        start = time.monotonic()
+        response = self._http.send(request, stream=True)
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > self.max_body:
+                    raise FetchError(
+                        f"{_short(url)} sent more than {self.max_body:,} bytes for one page;"
+                        " that is not a page of posts: check --api-base"
+                    )
+                # Not retried: the same server would only trickle again.
+                if time.monotonic() - start > self.deadline:
+                    raise NetworkError(
+                        self.redact(
+                            f"{_short(url)} sent no complete answer within {self.deadline:.0f} s"
+                            " (the body trickles in); try again later (rerun resumes)"
+                        )
+                    )
+        finally:
+            response.close()
+        # The body is already decoded: drop the headers that would make httpx decode it again.
+        kept = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=kept, content=bytes(body), request=request
+        )
+
     def get_json(
         self,
         url: str,
@@ -219,6 +270,10 @@ def parse_json(response: httpx.Response, service: str, redact: Callable[[str], s
     except (ValueError, UnicodeDecodeError) as ex:
         raise FetchError(
             redact(f"{service} sent malformed JSON {where}: {ex}; try again later")
+        ) from None
+    except RecursionError:
+        raise FetchError(
+            f"{service} sent JSON nested too deeply to be posts {where}; check --api-base"
         ) from None
 
 
@@ -252,6 +307,22 @@ def rate_limit_delay(
     return max(0.0, number) + RESET_MARGIN
 
 
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds > 3 * 365 * 86400:
+        return "for years"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.0f} days"
+    return f"{seconds:.0f} s"
+
+
+def _until(now: float, seconds: float) -> str:
+    try:
+        until = datetime.fromtimestamp(now + seconds, timezone.utc)
+    except (OverflowError, OSError, ValueError):  # past year 9999: no date to show
+        return ""
+    return f" (until {until:%Y-%m-%d %H:%M} UTC)"
+
+
 def _header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     for name in names:
         if headers.get(name):
@@ -268,4 +339,8 @@ def _describe(ex: Exception) -> str:
         return "connection failed"
     if isinstance(ex, httpx.TimeoutException):
         return "timed out"
+    if isinstance(ex, httpx.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(ex, httpx.DecodingError):
+        return "a body that cannot be decoded"
     return type(ex).__name__

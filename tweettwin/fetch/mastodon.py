@@ -16,7 +16,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from tweettwin.errors import FetchError
-from tweettwin.fetch.base import Account, Page, Platform
+from tweettwin.fetch.base import Account, Page, Platform, text_or
 from tweettwin.fetch.http import parse_json
 
 
@@ -106,7 +106,14 @@ class Mastodon(Platform):
             return None
         parts = urlsplit(href)
         user = subject.partition("@")[0] or parts.path.rstrip("/").rsplit("/", 1)[-1]
-        return f"{parts.scheme}://{parts.netloc}", user
+        try:  # host and port only: a user:password in the server's answer is never kept
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or not host:
+            return None
+        return f"{parts.scheme}://{netloc}", user
 
     def _search(self, base: str, user: str) -> dict | None:
         response = self.client.get(
@@ -137,7 +144,7 @@ class Mastodon(Platform):
             raise self._suspended()
         return Account(
             id=str(data["id"]),
-            handle=f"{data.get('username') or self.user}@{self.domain}",
+            handle=f"{text_or(data.get('username'), self.user)}@{self.domain}",
             name=data.get("display_name") or "",
             avatar_url=data.get("avatar"),
             posts_count=data.get("statuses_count"),
@@ -180,7 +187,9 @@ class Mastodon(Platform):
         if next_url:
             cursor = parse_qs(urlsplit(next_url).query).get("max_id", [None])[0]
         else:
-            cursor = str(data[-1]["id"])  # no Link header: one more request confirms the end
+            # No Link header: one more request from the last id confirms the end.
+            last = data[-1].get("id") if isinstance(data[-1], dict) else None
+            cursor = str(last) if isinstance(last, (str, int)) and str(last).isdigit() else None
         return Page(data, cursor)
 
     def cursor_after(self, item: dict) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from tweettwin.errors import ConfigError, FetchError
-from tweettwin.fetch.base import Account, Page, Platform
+from tweettwin.fetch.base import Account, Page, Platform, text_or
 from tweettwin.fetch.http import Secret, parse_json
 
 TOKEN_ENV = "X_BEARER_TOKEN"
@@ -98,7 +98,7 @@ class XApi(Platform):
         metrics = user.get("public_metrics") or {}
         return Account(
             id=str(user["id"]),
-            handle=user.get("username") or self.handle,
+            handle=text_or(user.get("username"), self.handle),
             name=user.get("name") or "",
             avatar_url=user.get("profile_image_url"),
             posts_count=metrics.get("tweet_count"),

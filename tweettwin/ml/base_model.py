@@ -20,6 +20,7 @@ from tweettwin.errors import ModelError
 from tweettwin.ml import embedded
 from tweettwin.model_folder import weights_hash
 from tweettwin.paths import public_path
+from tweettwin.weights import check_folder_weights
 
 EMBEDDED = "embedded"
 # Preferred post separators, best first: the pretraining document separator of GPT-2/SmolLM-style
@@ -102,6 +103,7 @@ def load_base(name: str, dtype: torch.dtype = torch.float32):
         raise ModelError(
             f"{name} is an encoder-decoder model; tweettwin needs a causal (decoder-only) LM"
         )
+    check_folder_weights(folder)  # a truncated file: one line, not a loader traceback
     weights = weights_hash(folder, cache=source == EMBEDDED)
     try:
         model = AutoModelForCausalLM.from_pretrained(

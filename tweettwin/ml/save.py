@@ -110,6 +110,7 @@ library_name: transformers
 pipeline_tag: text-generation
 tags: [tweettwin]
 ---
+<!-- tweettwin:card (written by tweettwin; delete this line to keep your own edits) -->
 
 # A tweettwin model
 

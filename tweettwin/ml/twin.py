@@ -119,6 +119,9 @@ class Twin:
         hf_logging.disable_progress_bar()
         if dtype is None:
             dtype = torch_dtype(choose(precision, "cpu", kind="decode"))
+        from tweettwin.weights import check_folder_weights
+
+        check_folder_weights(path)  # a truncated file: one line, not a loader traceback
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=dtype, trust_remote_code=False, use_safetensors=True

@@ -23,6 +23,23 @@ class SourceData:
     authors: dict[str, Author] = field(default_factory=dict)  # handle -> Author, when known
 
 
+# Control characters and terminal escapes (NUL, ESC [31m, C1) have no place in a handle: it is
+# shown in a terminal and becomes part of folder names.
+MAX_HANDLE_CHARS = 100
+
+
+def clean_handle(value) -> str:
+    """A handle as found in an input (``@alice``, a number), fit to show and to name folders:
+    no leading ``@``, no control characters, at most ``MAX_HANDLE_CHARS`` characters."""
+    if value is None or isinstance(value, (list, dict, bool)):
+        return ""
+    from tweettwin.clean import strip_controls
+
+    text = strip_controls(str(value)).replace("\t", "").replace("\n", "").replace("\r", "")
+    text = text.strip().lstrip("@").strip()
+    return text[:MAX_HANDLE_CHARS]
+
+
 # --- format sniffing ----------------------------------------------------------------------------
 
 SUPPORTED_INPUTS = (
@@ -79,19 +96,31 @@ def open_source(spec: str | Path, **options) -> SourceData:
     # Fetched accounts: importing registers mastodon:/bluesky:/x: in SCHEMES; folders of `fetch`.
     from tweettwin.sources import fetched
 
-    if fetched.is_fetch_folder(text):
+    path = Path(text).expanduser()
+    exists = _exists(path)
+    if exists and fetched.is_fetch_folder(text):
         return fetched.read_fetched(text, spec=text, author=options.get("author"))
-    if sep and scheme in SCHEMES and not Path(text).exists():
+    if sep and scheme in SCHEMES and not exists:
         return SCHEMES[scheme](
             rest, spec=text, **{k: v for k, v in options.items() if v is not None}
         )
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise InputError(f"{text}: no such file or folder; give {SUPPORTED_INPUTS}")
+    if not exists:
+        shown = text if len(text) <= 200 else text[:197] + "..."
+        raise InputError(f"{shown}: no such file or folder; give {SUPPORTED_INPUTS}")
+    if not path.is_dir() and not path.is_file():
+        # A FIFO or a device would block or never end.
+        raise InputError(f"{text}: not a regular file or folder; give {SUPPORTED_INPUTS}")
     limit = options.get("max_member_bytes")
     kind = sniff(path, **({"max_member_bytes": limit} if limit else {}))
     kwargs = {k: options[k] for k in _READER_OPTIONS[kind] if options.get(k) is not None}
     return _reader(kind)(path, spec=text, **kwargs)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long for the file system: no such file, then
+        return False
 
 
 def _reader(kind: str) -> Callable[..., SourceData]:

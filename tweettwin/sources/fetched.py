@@ -27,9 +27,9 @@ from pathlib import Path
 from tweettwin.errors import InputError
 from tweettwin.fetch.store import ITEMS, MANIFEST, is_fetch_folder, iter_items, read_manifest
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SCHEMES, SourceData
+from tweettwin.sources import SCHEMES, SourceData, clean_handle
 from tweettwin.sources.files import parse_date
-from tweettwin.sources.mastodon_archive import html_to_text
+from tweettwin.sources.mastodon_archive import MAX_HTML_CHARS, html_to_text
 
 KIND = "fetched"
 _LINK = "app.bsky.richtext.facet#link"
@@ -47,7 +47,7 @@ def read_fetched(
     folder = Path(path)
     manifest = read_manifest(folder)
     account = manifest.get("account") or {}
-    handle = str(author or account.get("handle") or "")
+    handle = clean_handle(author) or clean_handle(account.get("handle"))
     if not handle:
         raise InputError(f"{folder / MANIFEST}: field 'account.handle' is missing; fetch again")
     platform = manifest.get("platform")
@@ -58,10 +58,19 @@ def read_fetched(
         )
     own_id = str(account.get("id") or "")
 
+    items_file = folder / manifest.get("items_file", ITEMS)
+
     def posts() -> Iterator[Post]:
         by_id: dict[str, Post] = {}
-        for item in iter_items(folder, manifest):
-            post = convert(item, handle, own_id)
+        for n, item in enumerate(iter_items(folder, manifest), 1):
+            try:
+                post = convert(item, handle, own_id)
+            except (KeyError, TypeError, AttributeError, ValueError):
+                # A hand-edited or hostile folder: fields of the wrong type or missing.
+                raise InputError(
+                    f"{items_file}, line {n}: not a {platform} post object (a field is missing "
+                    "or has the wrong type); fetch again into a new folder"
+                ) from None
             by_id.setdefault(
                 post.id, post
             )  # the store never duplicates; this guards edited folders
@@ -70,9 +79,9 @@ def read_fetched(
     return SourceData(
         spec=str(spec if spec is not None else path),
         kind=KIND,
-        files=[folder / manifest.get("items_file", ITEMS), folder / MANIFEST],
+        files=[items_file, folder / MANIFEST],
         posts=posts(),
-        authors={handle: Author(handle=handle, name=str(account.get("name") or ""))},
+        authors={handle: Author(handle=handle, name=_text(account.get("name")))},
     )
 
 
@@ -106,9 +115,34 @@ for _name in ("mastodon", "bluesky", "x"):
 
 
 # -- platform objects -> Post --------------------------------------------------------------------
+# Only these are trained on. An allow-list: "limited", "mutuals_only", "local", a value a new
+# server version invents, or a missing field all mean "not for everyone", hence private.
+PUBLIC_VISIBILITY = frozenset(("public", "unlisted"))
+
+
+def _text(value) -> str:
+    """A text field: a list or an object there would be trained as its Python repr."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _lang(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def is_public(visibility) -> bool:
+    return isinstance(visibility, str) and visibility.strip().lower() in PUBLIC_VISIBILITY
+
+
 def mastodon_post(status: dict, handle: str, own_id: str = "") -> Post:
     boosted = status.get("reblog")
-    text, urls = ("", []) if boosted else html_to_text(str(status.get("content") or ""))
+    content = _text(status.get("content"))
+    if len(content) > MAX_HTML_CHARS:  # not a post; parsing it would take minutes
+        raise ValueError("content far longer than any post")
+    text, urls = ("", []) if boosted else html_to_text(content)
     return Post(
         id=str(status.get("id", "")),
         text=text,
@@ -117,8 +151,8 @@ def mastodon_post(status: dict, handle: str, own_id: str = "") -> Post:
         source="mastodon-api",
         is_repost=bool(boosted),
         is_reply=bool(status.get("in_reply_to_id")),
-        private=status.get("visibility") in ("private", "direct"),
-        lang=status.get("language"),
+        private=not is_public(status.get("visibility")),
+        lang=_lang(status.get("language")),
         urls=urls,
     )
 
@@ -133,17 +167,22 @@ def bluesky_post(item: dict, handle: str, own_did: str = "") -> Post:
     repost = reason.get("$type") == _REPOST or bool(
         own_did and author_did and author_did != own_did
     )
+    # Bluesky has no per-post audience: everything in the feed is public, except what its
+    # author asked not to show to logged-out viewers (the same label fetch honours).
+    labels = (post.get("author") or {}).get("labels") or []
+    hidden = any(isinstance(lb, dict) and lb.get("val") == "!no-unauthenticated" for lb in labels)
     facets = record.get("facets") or []
     langs = record.get("langs") or []
     return Post(
         id=Bluesky.key(item),
-        text="" if repost else strip_link_facets(str(record.get("text") or ""), facets),
+        text="" if repost else strip_link_facets(_text(record.get("text")), facets),
         author=handle,
         created_at=parse_date(record.get("createdAt") or post.get("indexedAt")),
         source="bluesky",
         is_repost=repost,
         is_reply=bool(record.get("reply")),
-        lang=langs[0] if langs else None,
+        private=hidden,
+        lang=langs[0] if langs and isinstance(langs[0], str) else None,
         urls=[] if repost else _link_uris(facets),
     )
 
@@ -153,11 +192,11 @@ def x_post(tweet: dict, handle: str, own_id: str = "") -> Post:
     refs = {
         ref.get("type") for ref in tweet.get("referenced_tweets") or [] if isinstance(ref, dict)
     }
-    text = str(note.get("text") or tweet.get("text") or "")
+    text = _text(note.get("text")) or _text(tweet.get("text"))
     urls: list[str] = []
     for entities in (tweet.get("entities") or {}, note.get("entities") or {}):
         for url in entities.get("urls") or []:
-            if url.get("url") and url["url"] not in urls:
+            if isinstance(url.get("url"), str) and url["url"] not in urls:
                 urls.append(url["url"])
     return Post(
         id=str(tweet.get("id", "")),
@@ -167,7 +206,7 @@ def x_post(tweet: dict, handle: str, own_id: str = "") -> Post:
         source="x-api",
         is_repost="retweeted" in refs or text.startswith("RT @"),
         is_reply="replied_to" in refs,
-        lang=tweet.get("lang"),
+        lang=_lang(tweet.get("lang")),
         urls=urls,
     )
 

@@ -12,14 +12,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tweettwin.errors import InputError
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData
-from tweettwin.sources.safezip import CHUNK, bad_utf8, decode_chunks, iter_json_array
+from tweettwin.sources import SourceData, clean_handle
+from tweettwin.sources.safezip import (
+    CHUNK,
+    MAX_ELEMENT_CHARS,
+    bad_utf8,
+    decode_chunks,
+    folder_files,
+    iter_json_array,
+    loads,
+    read_whole,
+)
 
 KINDS = {
     ".csv": "csv",
@@ -88,6 +98,11 @@ AUTHOR_COLUMNS = (
     "account",
 )
 LANG_COLUMNS = ("lang", "language")
+# Audience, as platforms' own dumps name it. An allow-list: with a visibility column, only
+# "public" and "unlisted" are trained on (a missing or new value is private, as for fetches).
+VISIBILITY_COLUMNS = ("visibility", "privacy", "audience")
+PUBLIC_VISIBILITY = frozenset(("public", "unlisted"))
+PRIVATE_COLUMNS = ("private", "is_private", "protected", "followers_only", "is_direct")
 JSON_WRAPPERS = ("tweets", "posts", "data", "items", "statuses", "records", "results")
 
 _TRUE = frozenset(("true", "1", "yes", "y", "t"))
@@ -114,14 +129,26 @@ def twitter_date_iso(value: str) -> str | None:
     """``Wed Mar 18 21:48:42 +0000 2020`` -> ``2020-03-18T21:48:42Z`` fast; else parse_date."""
     p = value.split(" ")
     if len(p) == 6 and p[4] == "+0000" and p[1] in _MON and len(p[2]) == 2:
-        return f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z"
+        return _checked(f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z")
     return parse_date(value)
+
+
+def _checked(iso: str) -> str | None:
+    """The fast paths build the string by hand: a real date, or None (Feb 30, 25:61 ...)."""
+    if len(iso) != 20:
+        return None
+    try:
+        datetime.fromisoformat(iso[:-1])
+    except ValueError:
+        return None
+    return iso
 
 
 def _iso(d: datetime) -> str:
     if d.tzinfo is not None:
-        d = d.astimezone(timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%SZ")
+        d = d.astimezone(timezone.utc)  # OverflowError past year 9999 or before year 1
+    # Not strftime: glibc writes year 763 as "763", which is no ISO 8601 date.
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}Z"
 
 
 def parse_date(value) -> str | None:
@@ -142,21 +169,23 @@ def parse_date(value) -> str | None:
     if len(s) == 30 and s[3] == " ":
         p = s.split(" ")
         if len(p) == 6 and p[4] == "+0000" and p[1] in _MON:
-            return f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z"
+            return _checked(f"{p[5]}-{_MON[p[1]]}-{p[2]}T{p[3]}Z")
     iso = s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s
     try:
         return _iso(datetime.fromisoformat(iso))
-    except ValueError:
+    except (ValueError, OverflowError):  # a date at the edge of the range is no known date
         pass
     for fmt in _FORMATS:
         try:
             return _iso(datetime.strptime(s, fmt))
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     return None
 
 
 def _epoch(v: float) -> str | None:
+    if v != v:  # NaN
+        return None
     if v > 1e11:  # milliseconds
         v /= 1000
     try:
@@ -181,6 +210,8 @@ class Columns:
         "reply_ids",
         "author",
         "lang",
+        "visibility",
+        "private",
     )
 
     def __init__(self, keys: Iterable[str], text_column: str | None, where: str) -> None:
@@ -215,6 +246,8 @@ class Columns:
         self.reply_ids = [lower[c] for c in REPLY_ID_COLUMNS if c in lower]
         self.author = pick(AUTHOR_COLUMNS)
         self.lang = pick(LANG_COLUMNS)
+        self.visibility = pick(VISIBILITY_COLUMNS)
+        self.private = pick(PRIVATE_COLUMNS)
 
 
 def _show(cols: Iterable[str]) -> str:
@@ -236,6 +269,9 @@ def _is_set(v) -> bool:
     return v != 0 and v == v
 
 
+_MAX_KEY_SETS = 1024
+
+
 class _Rows:
     """Turns dict rows into Posts for one source, tracking ids and authors."""
 
@@ -249,13 +285,15 @@ class _Rows:
     def columns(self, keys: tuple, where: str) -> Columns:
         cols = self.cache.get(keys)
         if cols is None:
+            if len(self.cache) >= _MAX_KEY_SETS:  # rows with ever new keys: memory stays bounded
+                self.cache.clear()
             cols = self.cache[keys] = Columns(keys, self.text_column, where)
         return cols
 
-    def post(self, row: dict, cols: Columns, kind: str) -> Post:
-        text = row.get(cols.text)
+    def post(self, row: dict, cols: Columns, kind: str, where: str = "") -> Post:
+        text = _scalar(row.get(cols.text), cols.text, where, "check --text-column")
         text = "" if text is None else text if isinstance(text, str) else str(text)
-        rid = row.get(cols.id) if cols.id else None
+        rid = _scalar(row.get(cols.id), cols.id, where, "ids must be strings or numbers")
         rid = self.hash_id(text) if rid is None or rid == "" else _id_str(rid)
         repost = text.startswith("RT @") or (
             cols.repost is not None and _truthy(row.get(cols.repost))
@@ -267,6 +305,12 @@ class _Rows:
             reply = any(_is_set(row.get(c)) for c in cols.reply_ids)
         author = self.author_of(row.get(cols.author)) if cols.author else self.author
         lang = row.get(cols.lang) if cols.lang else None
+        private = cols.private is not None and _truthy(row.get(cols.private))
+        if cols.visibility is not None:
+            vis = row.get(cols.visibility)
+            private = private or not (
+                isinstance(vis, str) and vis.strip().lower() in PUBLIC_VISIBILITY
+            )
         return Post(
             id=rid,
             text=text,
@@ -275,6 +319,7 @@ class _Rows:
             source=kind,
             is_repost=repost,
             is_reply=reply,
+            private=private,
             lang=lang if isinstance(lang, str) and lang else None,
         )
 
@@ -297,14 +342,28 @@ class _Rows:
     def author_of(self, value) -> str:
         name = ""
         if isinstance(value, dict):
-            name = str(value.get("name") or "")
+            name = value.get("name")
+            name = name if isinstance(name, str) else ""
             value = value.get("screen_name") or value.get("username") or value.get("handle")
-        handle = str(value).strip().lstrip("@") if value not in (None, "") else ""
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            value = None  # a list or an object where a handle should be: no author known
+        handle = clean_handle(value)
         if not handle:
             return self.author
         if handle not in self.authors:
             self.authors[handle] = Author(handle=handle, name=name)
         return handle
+
+
+def _scalar(value, column, where: str, todo: str):
+    """A field that must be text (or a number): a list or object would be trained as its Python
+    repr (``['a', 'b']``), so it is refused with where it is."""
+    if isinstance(value, (list, dict)):
+        raise InputError(
+            f"{where or 'input'}: field {column!r} holds a JSON "
+            f"{'array' if isinstance(value, list) else 'object'}, not text; {todo}"
+        )
+    return value
 
 
 def _id_str(v) -> str:
@@ -317,17 +376,28 @@ def _id_str(v) -> str:
 
 
 def tabular_files(path: Path) -> list[Path]:
-    """Supported files in a folder (recursive, sorted, hidden ones skipped)."""
-    return sorted(
-        (
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in KINDS
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        ),
-        key=lambda p: p.relative_to(path).as_posix(),
-    )
+    """Supported files in a folder (recursive, sorted, hidden ones skipped).
+
+    Folders tweettwin wrote are skipped: a dataset (its train.jsonl would be read back as
+    posts) and a fetch folder (its posts.jsonl holds platform objects whose visibility only
+    the fetched reader honours: read as a table, followers-only posts would be trained on).
+    """
+    return [p for p in folder_files(path, _tweettwin_folder) if p.suffix.lower() in KINDS]
+
+
+def _tweettwin_folder(folder: Path) -> bool:
+    return _folder_format(folder) in ("tweettwin-dataset", "tweettwin-fetch")
+
+
+def _folder_format(folder: Path) -> str | None:
+    manifest = folder / "manifest.json"
+    try:
+        if not manifest.is_file() or manifest.stat().st_size > 16 * CHUNK:
+            return None
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data.get("format") if isinstance(data, dict) else None
 
 
 def read_tabular(
@@ -343,6 +413,11 @@ def read_tabular(
     per row. ``authors`` fills up while ``posts`` is consumed when rows name their authors.
     """
     path = Path(path)
+    if path.is_dir() and _folder_format(path) == "tweettwin-dataset":
+        raise InputError(
+            f"{path}: is a tweettwin dataset already; train on it (tweettwin train {path}), "
+            "or give the SOURCEs it was made from"
+        )
     if path.is_dir():
         files = tabular_files(path)
         if not files:
@@ -356,7 +431,7 @@ def read_tabular(
             raise InputError(f"{path}: unsupported file type; use one of {SUPPORTED}")
         files = [path]
         default = path.stem
-    handle = (author or default).lstrip("@")
+    handle = clean_handle(author or default) or "posts"
     authors = {handle: Author(handle=handle)}
     rows = _Rows(handle, authors, text_column)
     kinds = {KINDS[f.suffix.lower()] for f in files}
@@ -375,12 +450,21 @@ def _posts(files: list[Path], rows: _Rows) -> Iterator[Post]:
         yield from readers[KINDS[f.suffix.lower()]](f, rows)
 
 
+MAX_LINE_BYTES = 4 * MAX_ELEMENT_CHARS  # one line of JSONL/CSV/text: far above any real post
+
+
 def _lines(path: Path) -> Iterator[str]:
-    """Decoded lines (endings kept), with the byte offset of any bad UTF-8."""
+    """Decoded lines (endings kept), with the byte offset of any bad UTF-8. Each read is
+    bounded: a 10 GB file without a newline is refused, not loaded."""
     offset = 0
     try:
         with open(path, "rb") as fh:
-            for i, raw in enumerate(fh):
+            for i, raw in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b"")):
+                if len(raw) > MAX_LINE_BYTES:
+                    raise InputError(
+                        f"{path}: line {i + 1} is longer than {MAX_LINE_BYTES:,} bytes; "
+                        "this is not one post per line: check the file format"
+                    )
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as ex:
@@ -393,31 +477,54 @@ def _lines(path: Path) -> Iterator[str]:
         raise InputError(f"{path}: cannot be read ({ex.strerror})") from ex
 
 
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def _cr_lines(lines: Iterator[str]) -> Iterator[str]:
+    """Lines ended by a lone CR (old Mac / Excel "CSV (Macintosh)" exports) split apart: the
+    csv module refuses a CR inside what it was given as one line."""
+    for line in lines:
+        if "\r" in line:
+            yield from (part for part in _LONE_CR.split(line) if part)
+        else:
+            yield line
+
+
 def _csv(path: Path, rows: _Rows) -> Iterator[Post]:
-    lines = _lines(path)
+    lines = _cr_lines(_lines(path))
     first = next(lines, None)
     if first is None:
         return
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     if delim not in first and ("\t" in first or ";" in first):
         delim = "\t" if "\t" in first else ";"
-    reader = csv.reader(_chain(first, lines), delimiter=delim)
+    # strict: a quote left open must be an error, not the rest of the file merged into one post
+    reader = csv.reader(_chain(first, lines), delimiter=delim, strict=True)
+    done = 0  # the last line of the last complete record
     try:
         header = next(reader)
+        done = reader.line_num
         cols = Columns(header, rows.text_column, str(path))
         idx = {k: i for i, k in enumerate(header)}
         width = len(header)
         for rec in reader:
+            start, done = done + 1, reader.line_num
             if not rec:
                 continue
             if len(rec) < width:
                 rec += [""] * (width - len(rec))
-            yield rows.post({k: rec[i] for k, i in idx.items()}, cols, "csv")
+            row = {k: rec[i] for k, i in idx.items()}
+            yield rows.post(row, cols, "csv", f"{path}: line {start}")
     except csv.Error as ex:
+        if "unexpected end of data" in str(ex):
+            raise InputError(
+                f"{path}: line {done + 1}: a quoted field is never closed (the file ends inside "
+                'it); add the missing " or re-export the file'
+            ) from None
         raise InputError(
             f"{path}: bad CSV at line {reader.line_num} ({ex}); "
             "check the quoting or re-export the file"
-        ) from ex
+        ) from None
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -437,6 +544,11 @@ def _jsonl(path: Path, rows: _Rows) -> Iterator[Post]:
                 f"{where}: invalid JSON at line {n}, column {ex.colno} ({ex.msg}); "
                 "each line must be one JSON object"
             ) from None
+        except RecursionError:
+            raise InputError(
+                f"{where}: line {n}: JSON nested too deeply to be a post; "
+                "each line must be one JSON object"
+            ) from None
         yield _element(obj, rows, "jsonl", f"{where}: line {n}")
 
 
@@ -449,7 +561,7 @@ def _text(path: Path, rows: _Rows) -> Iterator[Post]:
 
 def _element(obj, rows: _Rows, kind: str, where: str) -> Post:
     if isinstance(obj, dict):
-        return rows.post(obj, rows.columns(tuple(obj), where), kind)
+        return rows.post(obj, rows.columns(tuple(obj), where), kind, where)
     if isinstance(obj, str):
         return rows.text_post(obj, kind)
     raise InputError(
@@ -482,14 +594,8 @@ def _json(path: Path, rows: _Rows) -> Iterator[Post]:
         for i, obj in enumerate(items):
             yield _element(obj, rows, "json", f"{where}: entry {i}")
         return
-    body = head + "".join(text)
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as ex:
-        raise InputError(
-            f"{where}: invalid JSON at line {ex.lineno}, column {ex.colno} "
-            f"({ex.msg}); fix or re-export the file"
-        ) from None
+    body = head + read_whole(text, where)
+    data = loads(body, where, "fix or re-export the file")
     items = None
     if isinstance(data, dict):
         items = next((data[k] for k in JSON_WRAPPERS if isinstance(data.get(k), list)), None)

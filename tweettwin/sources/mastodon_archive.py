@@ -14,24 +14,29 @@ The outbox is loaded with one ``json.loads`` (exports are a few MB per thousand 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
 from tweettwin.errors import InputError
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData
+from tweettwin.sources import SourceData, clean_handle
 from tweettwin.sources.files import parse_date
 from tweettwin.sources.safezip import (
     DEFAULT_MAX_MEMBER_BYTES,
     FolderTree,
     Tree,
     decode_chunks,
+    loads,
     open_tree,
+    read_whole,
+    safe_sibling,
 )
 
 KIND = "mastodon-archive"
+# HTML of one post: markup around at most 100,000 characters of text (see prepare). Checked
+# before parsing, which for a 200 MB "post" would take minutes.
+MAX_HTML_CHARS = 1_000_000
 PUBLIC = frozenset(("https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"))
 _TODO = (
     "pass the archive .zip from Mastodon's Import and export > Request your archive, "
@@ -56,7 +61,7 @@ def read_mastodon_archive(
     if path.is_file() and path.suffix.lower() == ".json":
         names = [path.name] + (
             ["actor.json"]
-            if (path.parent / "actor.json").is_file() and path.name != "actor.json"
+            if safe_sibling(path.parent / "actor.json") and path.name != "actor.json"
             else []
         )
         tree: Tree = FolderTree(path.parent, names)
@@ -77,8 +82,13 @@ def read_mastodon_archive(
     actor_name = str(PurePosixPath(outbox).with_name("actor.json"))
     actor = _load(tree, actor_name) if actor_name in tree.names else {}
     actor = actor if isinstance(actor, dict) else {}
-    handle = author or actor.get("preferredUsername") or _fallback_handle(items) or path.stem
-    handle = str(handle).lstrip("@")
+    handle = (
+        clean_handle(author)
+        or clean_handle(actor.get("preferredUsername"))
+        or clean_handle(_fallback_handle(items))
+        or clean_handle(path.stem)
+        or "posts"
+    )
     avatar = _avatar(tree, actor, actor_name)
     files = list(dict.fromkeys(tree.file_path(n) for n in [outbox, actor_name] if n in tree.names))
     return SourceData(
@@ -86,19 +96,17 @@ def read_mastodon_archive(
         kind=KIND,
         files=files,
         posts=_posts(items, handle, tree.where(outbox)),
-        authors={handle: Author(handle=handle, name=str(actor.get("name") or ""), avatar=avatar)},
+        authors={handle: Author(handle=handle, name=_text(actor.get("name")), avatar=avatar)},
     )
 
 
 def _load(tree: Tree, name: str):
     where = tree.where(name)
-    text = "".join(decode_chunks(tree.chunks(name), where))
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as ex:
-        raise InputError(
-            f"{where}: invalid JSON at line {ex.lineno}, column {ex.colno} ({ex.msg}); {_TODO}"
-        ) from None
+    return loads(read_whole(decode_chunks(tree.chunks(name), where), where), where, _TODO)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _fallback_handle(items: list) -> str | None:
@@ -114,8 +122,8 @@ def _fallback_handle(items: list) -> str | None:
 
 def _avatar(tree: Tree, actor: dict, actor_name: str) -> str | None:
     icon = actor.get("icon")
-    url = icon.get("url") if isinstance(icon, dict) else icon if isinstance(icon, str) else None
-    if not url or "://" in url:
+    url = icon.get("url") if isinstance(icon, dict) else icon
+    if not isinstance(url, str) or not url or "://" in url:
         return None
     name = str(PurePosixPath(actor_name).parent / url.lstrip("/"))
     if name not in tree.names:
@@ -174,6 +182,11 @@ def _note(it: dict, i: int, handle: str, where: str) -> Post:
         content = ""
     if not isinstance(content, str):
         raise InputError(f"{where}: orderedItems[{i}] has a non-text 'content'; {_TODO}")
+    if len(content) > MAX_HTML_CHARS:
+        raise InputError(
+            f"{where}: orderedItems[{i}] has {len(content):,} characters of content, far more "
+            f"than any post; {_TODO}"
+        )
     text, urls = html_to_text(content)
     to_pub, cc_pub = _public(it.get("to", obj.get("to")), it.get("cc", obj.get("cc")))
     if not (to_pub or cc_pub):  # activity lists may be absent: fall back to the Note's

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
 import zipfile
 import zlib
@@ -26,6 +27,15 @@ from tweettwin.errors import InputError
 
 DEFAULT_MAX_MEMBER_BYTES = 2 * 1024**3  # 2 GiB per zip member
 CHUNK = 1 << 20
+# One JSON value (a post with its metadata) bigger than this is not a post: refusing it keeps
+# memory and time bounded (a 200 MB "post" otherwise costs GBs and a minute).
+MAX_ELEMENT_CHARS = 16 * CHUNK
+# Files parsed in one piece (a Mastodon outbox, a JSON object wrapping the posts).
+MAX_WHOLE_FILE_BYTES = 1024**3
+# A member that inflates more than this many times over (and to more than 64 MiB) is a zip bomb:
+# real archives of JSON text compress 5-20 times.
+MAX_RATIO = 200
+_RATIO_FLOOR = 64 * CHUNK
 
 _ZIP_READ_ERRORS = (
     zipfile.BadZipFile,
@@ -62,15 +72,57 @@ class Tree:
         pass
 
 
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path`` really lies in ``root`` (False for a symlink that leads out of it)."""
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
+        return False
+    return True
+
+
+def folder_files(root: Path, skip_dir: Callable[[Path], bool] | None = None) -> list[Path]:
+    """Regular files under ``root``, hidden names skipped, sorted by relative POSIX path.
+
+    Symlinks are never followed out of ``root`` (a link to /etc/passwd must not become a
+    post), symlinked folders are not entered, and FIFOs or devices (which would block or
+    never end) are skipped, as are sub-folders for which ``skip_dir`` is true.
+    """
+    root = Path(root)
+    found = []
+    stack = [root]  # not os.walk: it recurses, and 1,000 nested folders raise RecursionError
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # unreadable folder: nothing to read in it
+        for entry in entries:
+            p = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if not (skip_dir and skip_dir(p)):
+                    stack.append(p)
+            elif entry.is_symlink() and not inside(root, p):
+                continue
+            elif p.is_file():
+                found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def safe_sibling(path: Path) -> bool:
+    """A regular file that, if a symlink, stays in its own folder."""
+    return path.is_file() and (not path.is_symlink() or inside(path.parent, path))
+
+
 class FolderTree(Tree):
     def __init__(self, path: Path, names: list[str] | None = None) -> None:
         self.path = Path(path)
         if names is None:
-            names = sorted(
-                p.relative_to(self.path).as_posix()
-                for p in self.path.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-            )
+            names = [p.relative_to(self.path).as_posix() for p in folder_files(self.path)]
+        else:  # siblings named by the caller: the same rule (no link out of the folder)
+            names = [n for n in names if n == names[0] or safe_sibling(self.path / n)]
         self.names = names
 
     def chunks(self, name: str, size: int = CHUNK) -> Iterator[bytes]:
@@ -116,6 +168,9 @@ class ZipTree(Tree):
                 f"{limit:,}-byte limit per member; the zip may be damaged or hostile "
                 "(raise max_member_bytes if it is genuine)"
             )
+        # The declared compressed size is checked by zipfile (it reads no further), so this
+        # bounds what a member can inflate to, whatever its header claims.
+        inflate = max(_RATIO_FLOOR, MAX_RATIO * info.compress_size)
         read = 0
         try:
             with self.zf.open(info) as f:
@@ -125,6 +180,12 @@ class ZipTree(Tree):
                         raise InputError(
                             f"{self.where(name)}: holds more than the {limit:,}-byte limit "
                             "(its header says less); the zip is damaged or hostile"
+                        )
+                    if read > inflate:
+                        raise InputError(
+                            f"{self.where(name)}: inflates more than {MAX_RATIO} times over "
+                            f"({info.compress_size:,} bytes compressed); this is a zip bomb, "
+                            "not an archive: download the archive again"
                         )
                     yield block
         except InputError:
@@ -173,6 +234,32 @@ def decode_chunks(chunks: Iterator[bytes], where: str) -> Iterator[str]:
         dec.decode(b"", final=True)
     except UnicodeDecodeError as ex:
         raise bad_utf8(where, fed - (len(ex.object) - ex.start), ex.object[ex.start]) from ex
+
+
+def read_whole(texts: Iterator[str], where: str, limit: int = MAX_WHOLE_FILE_BYTES) -> str:
+    """The text of a file parsed in one piece, refusing one over ``limit`` characters."""
+    parts, size = [], 0
+    for text in texts:
+        size += len(text)
+        if size > limit:
+            raise InputError(
+                f"{where}: larger than {limit:,} characters, too big to read in one piece; "
+                "split it, or give the posts as a JSON array or JSONL"
+            )
+        parts.append(text)
+    return "".join(parts)
+
+
+def loads(text: str, where: str, todo: str):
+    """``json.loads`` with one-line errors (line, column) for bad or absurdly nested JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as ex:
+        raise InputError(
+            f"{where}: invalid JSON at line {ex.lineno}, column {ex.colno} ({ex.msg}); {todo}"
+        ) from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply to be posts; {todo}") from None
 
 
 def bad_utf8(where: str, offset: int, byte: int) -> InputError:
@@ -258,8 +345,8 @@ def iter_json_array(
         if not first and (m := sep(t.buf, pos)) and (p2 := m.end()) < buf_len:
             try:
                 value, end = _scan_once(t.buf, p2)
-            except (StopIteration, json.JSONDecodeError):
-                value = end = None
+            except (StopIteration, json.JSONDecodeError, RecursionError):
+                value = end = None  # the slow path below reports it
             if end is not None and end < buf_len:
                 pos = end
                 yield value
@@ -292,7 +379,13 @@ def iter_json_array(
 def _skip_ws(t: _Text, pos: int) -> int:
     while True:
         pos = _WS.match(t.buf, pos).end()
-        if pos < len(t.buf) or not t.more():
+        if pos < len(t.buf):
+            return pos
+        # All whitespace so far: forget it before reading on, else a file of blanks (a
+        # whitespace zip bomb) makes every read copy an ever longer buffer.
+        t.drop(pos)
+        pos = 0
+        if not t.more():
             return pos
 
 
@@ -301,15 +394,27 @@ def _scan(t: _Text, pos: int, todo: str) -> tuple[object, int]:
         try:
             value, end = _scan_once(t.buf, pos)
         except StopIteration as ex:
-            if t.more():
+            if _more_for(t, pos, todo):
                 continue
             raise t.error(ex.value, "invalid JSON: expecting a value", todo) from None
         except json.JSONDecodeError as ex:
-            if t.more():
+            if _more_for(t, pos, todo):
                 continue
             raise t.error(ex.pos, f"invalid JSON: {ex.msg}", todo) from None
-        if end < len(t.buf) or not t.more():  # a number could continue in the next chunk
+        except RecursionError:
+            raise t.error(pos, "JSON nested too deeply (not a post)", todo) from None
+        if end < len(t.buf) or not _more_for(t, pos, todo):  # a number may go on in the next chunk
             return value, end
+
+
+def _more_for(t: _Text, pos: int, todo: str) -> bool:
+    """Read more of one unfinished value, refusing values too big to be a post: each retry
+    rescans the value, so without a bound a 200 MB value costs minutes."""
+    if len(t.buf) - pos > MAX_ELEMENT_CHARS:
+        raise t.error(
+            pos, f"an entry larger than {MAX_ELEMENT_CHARS:,} characters (not a post)", todo
+        )
+    return t.more()
 
 
 def _check_tail(t: _Text, pos: int, todo: str) -> None:

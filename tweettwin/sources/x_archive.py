@@ -35,7 +35,7 @@ import msgspec
 
 from tweettwin.errors import InputError
 from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData
+from tweettwin.sources import SourceData, clean_handle
 from tweettwin.sources.files import twitter_date_iso
 from tweettwin.sources.safezip import (
     CHUNK,
@@ -44,7 +44,10 @@ from tweettwin.sources.safezip import (
     Tree,
     decode_chunks,
     iter_json_array,
+    loads,
     open_tree,
+    read_whole,
+    safe_sibling,
 )
 
 KIND = "x-archive"
@@ -87,7 +90,7 @@ def read_x_archive(
     path = Path(path)
     tree, tweet_names, root = _open(path, max_member_bytes)
     handle, name, avatar = _author(tree, root, fallback=_fallback_handle(path))
-    handle = (author or handle).lstrip("@")
+    handle = clean_handle(author) or clean_handle(handle) or "posts"
     note_names = [n for n in tree.names if n.startswith(root) and NOTE_FILE.match(n[len(root) :])]
     note_index = _load_notes(tree, sorted(note_names, key=_part_no)) if notes else {}
     used = (
@@ -114,7 +117,7 @@ def _open(path: Path, max_member_bytes: int) -> tuple[Tree, list[str], str]:
                 "the archive folder or the .zip"
             )
         meta = ["account.js", "manifest.js", "profile.js"]
-        siblings = [p.name for p in sorted(path.parent.iterdir()) if p.is_file()]
+        siblings = [p.name for p in sorted(path.parent.iterdir()) if safe_sibling(p)]
         keep = [n for n in siblings if n in meta or NOTE_FILE.match(n)]
         return FolderTree(path.parent, [path.name, *keep]), [path.name], ""
     tree = open_tree(path, max_member_bytes)
@@ -182,21 +185,30 @@ def _author(tree: Tree, root: str, fallback: str) -> tuple[str, str, str | None]
     handle = name = ""
     if root + "account.js" in tree.names:
         acc = _first_obj(tree, root + "account.js", "account")
-        handle, name = acc.get("username") or "", acc.get("accountDisplayName") or ""
+        handle, name = clean_handle(acc.get("username")), _str(acc.get("accountDisplayName"))
     if not handle and root + "manifest.js" in tree.names:
-        info = _manifest(tree, root + "manifest.js").get("userInfo") or {}
-        handle, name = info.get("userName") or "", name or info.get("displayName") or ""
+        info = _manifest(tree, root + "manifest.js").get("userInfo")
+        info = info if isinstance(info, dict) else {}
+        handle, name = clean_handle(info.get("userName")), name or _str(info.get("displayName"))
     has_profile = root + "profile.js" in tree.names
     profile = _first_obj(tree, root + "profile.js", "profile") if has_profile else {}
     return handle or fallback, name, _avatar(tree, root, profile)
 
 
+def _str(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+_MAX_META_CHARS = 16 * CHUNK  # manifest.js is a few KB
+
+
 def _manifest(tree: Tree, name: str) -> dict:
-    text = "".join(decode_chunks(tree.chunks(name), tree.where(name)))
+    where = tree.where(name)
+    text = read_whole(decode_chunks(tree.chunks(name), where), where, _MAX_META_CHARS)
     start = text.find("{")
     try:
-        data = json.loads(text[start:].rstrip().rstrip(";")) if start >= 0 else {}
-    except json.JSONDecodeError:
+        data = loads(text[start:].rstrip().rstrip(";"), where, _TODO) if start >= 0 else {}
+    except InputError:
         return {}  # metadata only: a broken manifest must not stop the import
     return data if isinstance(data, dict) else {}
 
@@ -226,19 +238,33 @@ def _load_notes(tree: Tree, names: list[str]) -> dict[str, list[tuple[str, list[
             note = entry.get("noteTweet", entry) if isinstance(entry, dict) else None
             if not isinstance(note, dict):
                 continue
-            core = note.get("core") if isinstance(note.get("core"), dict) else {}
-            text = (
-                core.get("text")
-                or (note.get("noteTweetResults") or {}).get("text")
-                or note.get("noteText")
-                or note.get("text")
+            core = _dict(note.get("core"))
+            text = next(
+                (
+                    t
+                    for t in (
+                        core.get("text"),
+                        _dict(note.get("noteTweetResults")).get("text"),
+                        note.get("noteText"),
+                        note.get("text"),
+                    )
+                    if isinstance(t, str) and t
+                ),
+                None,
             )
             created = note.get("createdAt") or note.get("created_at") or ""
             if not isinstance(text, str) or not isinstance(created, str) or len(created) < 19:
                 continue
-            urls = [u.get("shortUrl") for u in core.get("urls") or () if isinstance(u, dict)]
-            index.setdefault(created[:19], []).append((text, [u for u in urls if u]))
+            urls = core.get("urls") if isinstance(core.get("urls"), list) else []
+            short = [u.get("shortUrl") for u in urls if isinstance(u, dict)]
+            index.setdefault(created[:19], []).append(
+                (text, [u for u in short if isinstance(u, str) and u])
+            )
     return index
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _norm(s: str) -> str:
@@ -261,12 +287,11 @@ def _match_note(text: str, created: str, index: dict) -> tuple[str, list[str]] |
     if "…" in text:  # truncated: allow a couple of seconds of clock skew
         try:
             t0 = datetime.strptime(created[:19], "%Y-%m-%dT%H:%M:%S")
-        except ValueError:
-            t0 = None
-        if t0 is not None:
             keys += [
                 (t0 + timedelta(seconds=d)).strftime("%Y-%m-%dT%H:%M:%S") for d in (-1, 1, -2, 2)
             ]
+        except (ValueError, OverflowError):  # OverflowError: seconds from the end of year 9999
+            pass
     cands = [c for k in keys for c in index.get(k, ())]
     if not cands:
         return None
@@ -371,8 +396,8 @@ def _fast_batches(tree: Tree, name: str) -> Iterator[list[_Entry]]:
 def _decode_batch(body: bytes) -> list[_Entry]:
     try:
         return _BATCHES.decode(b"[" + body + b"]")
-    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
-        raise _Fallback from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # ValidationError too
+        raise _Fallback from None  # the exact parser names the place (deep nesting included)
 
 
 def _tweet_batches(tree: Tree, name: str) -> Iterator[list]:
@@ -396,8 +421,11 @@ def _loads(data: bytes) -> object:
     """A raw value msgspec skipped over; what it rejects (lone surrogates) json still reads."""
     try:
         return msgspec.json.decode(data)
-    except msgspec.DecodeError:
-        return json.loads(data)
+    except (msgspec.DecodeError, RecursionError):
+        try:
+            return json.loads(data)
+        except RecursionError:  # absurdly nested metadata: nothing usable in it
+            return {}
 
 
 def _entity_urls(raw: msgspec.Raw) -> list[str]:
@@ -534,20 +562,32 @@ def _parse(
 
 
 def _last_edit(t: dict) -> str | None:
-    info = t.get("edit_info")
-    if not info:
+    """The id of the newest version of an edited post (None when not superseded); any odd
+    shape of ``edit_info`` counts as "not edited" rather than stopping the import."""
+    info = _dict(t.get("edit_info"))
+    ctl = _dict(info.get("initial")) or _dict(_dict(info.get("edit")).get("editControlInitial"))
+    ids = ctl.get("editTweetIds")
+    if not isinstance(ids, list) or len(ids) < 2 or not isinstance(ids[-1], (str, int)):
         return None
-    ctl = info.get("initial") or (info.get("edit") or {}).get("editControlInitial") or {}
-    ids = ctl.get("editTweetIds") or ()
-    return ids[-1] if len(ids) > 1 else None
+    return str(ids[-1])
 
 
-def _urls_of(ents: dict) -> list[str]:
-    urls = [u["url"] for u in ents.get("urls") or () if u.get("url")]
-    media = ents.get("media")
-    if media:
-        urls += [m["url"] for m in media if m.get("url") and m["url"] not in urls]
-    return urls
+def _urls_of(ents) -> list[str]:
+    if not isinstance(ents, dict):
+        return []
+    urls = [u for u in _url_strings(ents.get("urls"))]
+    return urls + [m for m in _url_strings(ents.get("media")) if m not in urls]
+
+
+def _url_strings(items) -> list[str]:
+    """``[{"url": "https://t.co/..."}]`` -> the url strings (anything else is ignored)."""
+    if not isinstance(items, list):
+        return []
+    return [
+        u["url"]
+        for u in items
+        if isinstance(u, dict) and isinstance(u.get("url"), str) and u["url"]
+    ]
 
 
 def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
@@ -559,7 +599,7 @@ def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
         field = "id_str" if not tid else "full_text"
         raise InputError(f"{where}: entry {i} (tweet {tid or '?'}) has no '{field}' field; {_TODO}")
     created = t.get("created_at")
-    created = twitter_date_iso(created) if created else None
+    created = twitter_date_iso(created) if isinstance(created, str) and created else None
     urls = _urls_of(t.get("entities") or {})
     if notes and created:
         hit = _match_note(text, created, notes)
@@ -579,7 +619,7 @@ def _post(t: dict, handle: str, notes: dict, where: str, i: int) -> Post:
             or t.get("in_reply_to_user_id_str")
             or t.get("in_reply_to_user_id")
         ),
-        lang=t.get("lang"),
+        lang=t.get("lang") if isinstance(t.get("lang"), str) else None,
         urls=urls,
     )
 
