@@ -57,6 +57,11 @@ class TrainConfig:
     freeze_embeddings: bool = _opt(
         False, "Freeze the (tied) token embedding / LM head: faster steps, fewer optimizer states."
     )
+    freeze_lower: float = _opt(
+        0.0,
+        "Share of the transformer layers, counted from the input, kept frozen: the backward pass "
+        "stops at the first trained layer (0: train every layer).",
+    )
     author_tags: bool = _opt(
         False,
         "Prefix each post with '@handle: ' so one model can write as each author (generate "
@@ -119,7 +124,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be greater than 0 (or unset), not {value}")
-        for name in ("warmup_ratio", "min_lr_ratio", "lora_dropout"):
+        for name in ("warmup_ratio", "min_lr_ratio", "lora_dropout", "freeze_lower"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         if self.weight_decay < 0:

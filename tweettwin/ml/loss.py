@@ -95,3 +95,22 @@ class PostLM(nn.Module):
         body, head = split_model(self.model)
         hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return linear_cross_entropy(hidden[:, :-1], head.weight, labels[:, 1:], dtype=self.dtype)
+
+
+@torch.no_grad()
+def held_out_loss(accelerator, net, batches, dtype) -> float:
+    """Token-level mean loss over the whole validation split (each post scored as S text S)."""
+    net.eval()
+    inner = accelerator.unwrap_model(net)
+    total = torch.zeros(2, dtype=torch.float64, device=accelerator.device)
+    for ids, mask, labels in batches[accelerator.process_index :: accelerator.num_processes]:
+        ids, mask, labels = (t.to(accelerator.device) for t in (ids, mask, labels))
+        with torch.autocast(
+            accelerator.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16
+        ):
+            loss = inner(ids, labels=labels, attention_mask=mask)
+        n = int((labels[:, 1:] != -100).sum())
+        total += torch.tensor([loss.item() * n, n], dtype=torch.float64, device=accelerator.device)
+    if accelerator.num_processes > 1:
+        total = accelerator.reduce(total, "sum")
+    return float(total[0] / total[1])
