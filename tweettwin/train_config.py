@@ -60,7 +60,8 @@ class TrainConfig:
     freeze_lower: float = _opt(
         0.0,
         "Share of the transformer layers, counted from the input, kept frozen: the backward pass "
-        "stops at the first trained layer (0: train every layer).",
+        "stops at the first trained layer (0: train every layer). A tied embedding still trains "
+        "as the LM head unless --freeze-embeddings.",
     )
     author_tags: bool = _opt(
         False,

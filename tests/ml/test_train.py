@@ -300,16 +300,18 @@ def test_cli_train_json(tiny_model_dir, tiny_dataset_dir, tmp_path):
     assert again.exit_code == 2 and "already exists" in again.output
 
 
-def test_frozen_lower_layers_and_embeddings_stay_as_the_base_had_them(
-    tiny_model_dir, tiny_dataset_dir, tmp_path
+@pytest.mark.parametrize("freeze_embeddings", [True, False])
+def test_frozen_lower_layers_stay_as_the_base_had_them(
+    tiny_model_dir, tiny_dataset_dir, tmp_path, freeze_embeddings
 ):
-    cfg = config(tiny_model_dir, max_steps=6, freeze_embeddings=True, freeze_lower=0.5)
+    cfg = config(tiny_model_dir, max_steps=6, freeze_embeddings=freeze_embeddings, freeze_lower=0.5)
     result = train(tiny_dataset_dir, tmp_path / "m", cfg)
     before, after = weights(tiny_model_dir), weights(tmp_path / "m")
     changed = {n for n in before if not torch.equal(before[n], after[n])}
-    assert changed and all(
-        n.startswith("model.layers.1.") or n == "model.norm.weight" for n in changed
-    )
+    assert not any(n.startswith("model.layers.0.") for n in changed)  # the frozen lower half
+    assert any(n.startswith("model.layers.1.") for n in changed)
+    # the tied embedding trains as the LM head unless it is frozen too
+    assert ("model.embed_tokens.weight" in changed) is not freeze_embeddings
     assert result.metrics["best_val_loss"] < result.metrics["base_val_loss"]
     assert result.training["hyperparameters"]["freeze_lower"] == 0.5
 

@@ -200,7 +200,9 @@ def _prepare(run: _Run) -> RunState:
         fused=accelerator.device.type in ("cpu", "cuda"),
     )
     run.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(state, config))
-    run.net, run.optimizer = accelerator.prepare(PostLM(run.model, dtype=run.dtype), optimizer)
+    # frozen lower layers: no gradient below them, even for a tied embedding that still trains
+    net = PostLM(run.model, dtype=run.dtype, detach_inputs=config.freeze_lower > 0)
+    run.net, run.optimizer = accelerator.prepare(net, optimizer)
     if config.compile:
         run.net = torch.compile(run.net)
     if config.resume and (run.work / checkpoint.CHECKPOINT).exists():
