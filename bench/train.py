@@ -49,7 +49,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
-TRUMP_SAMPLE = 2000  # posts drawn from the year (before cleaning): a ~2,000-post archive
+TRUMP_SAMPLE = 1200  # posts drawn from the year before cleaning: ~1,000 kept, ~26k tokens
 
 
 def matmul_peak(dtype, reps: int = 5) -> float:
@@ -203,11 +203,14 @@ def huggingtweets(data, out: Path, epochs: int, s: dict) -> dict:
 
 
 def tweettwin_run(data_dir, out: Path, name: str, path: str, overrides: dict, s: dict) -> dict:
+    from tweettwin.cli.progress import TrainProgress
     from tweettwin.ml.train import train
     from tweettwin.train_config import TrainConfig
 
     cfg = TrainConfig(save_dtype="float32", precision=path, **overrides)
-    result = train(data_dir, out / name.replace(" ", "_"), cfg)
+    print(f"  {name}", file=sys.stderr, flush=True)
+    with TrainProgress(sys.stderr, every_s=60, live=False) as progress:
+        result = train(data_dir, out / name.replace(" ", "_"), cfg, on_event=progress)
     tr = result.training
     lora = cfg.method == "lora"
     trained = s["layers"] - int(cfg.freeze_lower * s["layers"])
