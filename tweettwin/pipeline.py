@@ -109,7 +109,7 @@ def train_step(
     train. Ctrl-C raises ``TrainingInterrupted`` (a checkpoint was saved; its message says how to
     resume: ``config.resume``). The run is recorded in ``workspace``'s registry.
     """
-    from tweettwin.errors import require
+    from tweettwin.errors import TrainingInterrupted, require
 
     require("torch", "Training", "ml")
     from tweettwin.card import write_card
@@ -130,7 +130,11 @@ def train_step(
             if metrics := event.metrics():
                 run.log_metrics(metrics, event.step)
 
-        result = train(dataset_dir, output, config, on_event=fan_out(log_metrics, on_event))
+        try:
+            result = train(dataset_dir, output, config, on_event=fan_out(log_metrics, on_event))
+        except TrainingInterrupted:  # a TweettwinError, but the run was stopped, not failed
+            run.finish("interrupted", error="interrupted by the user (Ctrl-C)")
+            raise
         write_card(output, workspace=workspace)  # the folder is complete: the card can read it
         record = result.record  # the training.json just written, still in memory
         run.set_lineage(
