@@ -275,6 +275,32 @@ def bench_archive(archive: str, args, s: dict) -> list[dict]:
         return runs
 
 
+def print_table(rows: list[dict], peaks: dict) -> None:
+    """One row per archive and run: wall time vs the recipe's, held-out loss vs its, and MFU."""
+    head = ("archive", "run", "path", "wall s", "x recipe", "arch->model", "tok/s", "steps")
+    head += ("held-out", "vs recipe", "MFU")
+    fmt = "{:<12} {:<44} {:>5} {:>7} {:>8} {:>11} {:>6} {:>5} {:>9} {:>9} {:>5}"
+    print("\n" + fmt.format(*head))
+    for archive in dict.fromkeys(r["archive"] for r in rows):
+        group = [r for r in rows if r["archive"] == archive]
+        ht = next((r for r in group if r["name"] == "huggingtweets"), None)
+        for r in group:
+            tps = r["tokens"] / r["train_s"] if r["train_s"] else 0
+            mfu = r["flops"] / r["train_s"] / 1e9 / peaks[r["path"]] if r["train_s"] else 0
+            ratio = f"{r['wall_s'] / ht['wall_s']:.2f}" if ht else "-"
+            dloss = f"{r['val_loss'] - ht['val_loss']:+.4f}" if ht else "-"
+            a2m = "-" if r is ht else f"{r['wall_s'] + r['prepare_s']:.0f}"
+            print(
+                fmt.format(
+                    archive, r["name"][:44], r["path"], f"{r['wall_s']:.0f}", ratio, a2m,
+                    f"{tps:.0f}", r["steps"], f"{r['val_loss']:.4f}", dloss, f"{mfu:.0%}",
+                )
+            )  # fmt: skip
+    for r in rows:
+        if "evals" in r:
+            print(f"{r['archive']} {r['name']}: evals {r['evals']} stop={r['stop']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--archives", default="andreruffert,alrocar,trump-2016")
@@ -307,28 +333,7 @@ def main() -> None:
         f"\nmatmul peak (max of before/after): fp32 {peaks['fp32']:.0f}, "
         f"bf16 {peaks['bf16']:.0f} GFLOP/s"
     )
-    head = ("archive", "run", "path", "wall s", "x recipe", "arch->model", "tok/s", "steps")
-    head += ("held-out", "vs recipe", "MFU")
-    fmt = "{:<12} {:<44} {:>5} {:>7} {:>8} {:>11} {:>6} {:>5} {:>9} {:>9} {:>5}"
-    print("\n" + fmt.format(*head))
-    for archive in dict.fromkeys(r["archive"] for r in rows):
-        group = [r for r in rows if r["archive"] == archive]
-        ht = next((r for r in group if r["name"] == "huggingtweets"), None)
-        for r in group:
-            tps = r["tokens"] / r["train_s"] if r["train_s"] else 0
-            mfu = r["flops"] / r["train_s"] / 1e9 / peaks[r["path"]] if r["train_s"] else 0
-            ratio = f"{r['wall_s'] / ht['wall_s']:.2f}" if ht else "-"
-            dloss = f"{r['val_loss'] - ht['val_loss']:+.4f}" if ht else "-"
-            a2m = "-" if r is ht else f"{r['wall_s'] + r['prepare_s']:.0f}"
-            print(
-                fmt.format(
-                    archive, r["name"][:44], r["path"], f"{r['wall_s']:.0f}", ratio, a2m,
-                    f"{tps:.0f}", r["steps"], f"{r['val_loss']:.4f}", dloss, f"{mfu:.0%}",
-                )
-            )  # fmt: skip
-    for r in rows:
-        if "evals" in r:
-            print(f"{r['archive']} {r['name']}: evals {r['evals']} stop={r['stop']}")
+    print_table(rows, peaks)
     print(f"\nmachine: {os.cpu_count()} CPUs; compare ratios, not absolute seconds")
 
 
