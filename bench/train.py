@@ -1,33 +1,55 @@
-"""Benchmark training: the huggingtweets recipe vs tweettwin's default, same data, same base model.
+"""Benchmark training: the huggingtweets recipe vs tweettwin's default, per archive and per path.
 
-    .venv/bin/python bench/train.py [--archive andreruffert] [--quick] [--variant KEY=VALUE,...]
+    flock /tmp/bench.lock .venv/bin/python bench/train.py
+        [--archives andreruffert,alrocar,trump-2016] [--paths auto,fp32] [--fp32]
+        [--quick] [--variant KEY=VALUE,...] [--skip-recipe]
+
+For each archive (``x-archive/<handle>.zip`` from ../shared/data, or ``trump-<year>``: a seeded
+sample of that year's posts from the large corpus), prepared once, then trained by:
 
 (a) huggingtweets: HF Trainer, full fine-tune, fp32, batch 1, 1024-token blocks, lr 1.372e-4,
     cosine, no warm-up, 4 shuffled epochs packed into one text (``--quick``: 1 epoch).
-(b) tweettwin's default ``TrainConfig()`` (``--quick``: 1 epoch), plus any ``--variant`` configs
-    (e.g. ``--variant method=lora`` or ``--variant batch_size=8,learning_rate=2e-4``).
-Both final models are scored the same way: every validation post as ``S text S``, fp32, the loss
-on the text and the closing separator. Also measured in the same run: this machine's bf16 and fp32
-matmul peaks, and each run's MFU (FLOPs the recipe really needs / training time / bf16 peak).
-Absolute speeds on a shared machine drift; compare the ratios.
+(b) tweettwin's default ``TrainConfig()`` on each compute path in ``--paths`` ('auto' is what
+    this machine measured fast, ml/precision.py; 'fp32' forces the path AVX2-only CPUs take;
+    ``--fp32`` is ``--paths fp32``), plus any ``--variant`` configs on the first path.
+
+Every final model is scored the same way: each validation post as ``S text S``, fp32, the loss on
+the text and the closing separator. Printed: the CPU and its capability, the fp32 and bf16 matmul
+peaks (measured before and after the runs; the higher one is used, so a busy moment cannot
+inflate MFU), then one row per archive and run with the wall-time ratio to the recipe and MFU:
+the FLOPs the recipe really needs (frozen layers: forward only; frozen head: no weight gradient)
+per second of training steps, against the peak of the dtype that run computed in.
+"archive->model" adds prepare's time to the run's wall time (loading, evaluations and saving
+included). Absolute speeds on a shared machine drift; compare ratios from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
+# --emulate-avx2: the AVX2-only CPU class on an AVX-512 machine (torch's own kernels, oneDNN and
+# MKL limited to AVX2, so bf16 is emulated as there); must be set before torch is imported.
+AVX2_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
+if "--emulate-avx2" in sys.argv and os.environ.get("ATEN_CPU_CAPABILITY") != "avx2":
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
+
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
+TRUMP_SAMPLE = 1200  # posts drawn from the year before cleaning: ~1,000 kept, ~26k tokens
 
 
 def matmul_peak(dtype, reps: int = 5) -> float:
@@ -46,13 +68,30 @@ def matmul_peak(dtype, reps: int = 5) -> float:
     return best
 
 
-def prepare_dataset(archive: str, out: Path, fraction: float) -> Path:
-    from tweettwin.prepare import prepare
-
-    src = SHARED / "x-archive" / f"{archive}.zip"
+def archive_source(name: str, tmp: Path) -> Path:
+    if name.startswith("trump-"):
+        year = name.split("-", 1)[1]
+        src = SHARED / "large" / "trump-tta-2009-2017" / f"{year}.json"
+        if not src.exists():
+            sys.exit(f"{src} not found: the benchmark needs ../shared/data/large/")
+        items = json.loads(src.read_text(encoding="utf-8"))
+        random.Random(0).shuffle(items)
+        out = tmp / f"{name}.json"  # the file name becomes the dataset's handle
+        out.write_text(json.dumps(items[:TRUMP_SAMPLE]), encoding="utf-8")
+        return out
+    src = SHARED / "x-archive" / f"{name}.zip"
     if not src.exists():
         sys.exit(f"{src} not found: the benchmark needs ../shared/data/x-archive/")
+    return src
+
+
+def prepare_dataset(archive: str, out: Path, fraction: float) -> tuple[Path, float]:
+    from tweettwin.prepare import prepare
+
+    src = archive_source(archive, out)
+    start = time.perf_counter()
     data = prepare([src], out / "data").output
+    seconds = time.perf_counter() - start
     if fraction < 1:  # --quick: a seeded subset of the training posts (validation kept whole)
         lines = (data / "train.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
         random.Random(0).shuffle(lines)
@@ -62,7 +101,7 @@ def prepare_dataset(archive: str, out: Path, fraction: float) -> Path:
         manifest = json.loads((data / "manifest.json").read_text())
         manifest["content_hash"] = None  # edited on purpose: skip the loader's hash check
         (data / "manifest.json").write_text(json.dumps(manifest))
-    return data
+    return data, seconds
 
 
 def score(model_dir, data) -> float:
@@ -86,7 +125,33 @@ def score(model_dir, data) -> float:
     return total / n
 
 
-def huggingtweets(data, out: Path, epochs: int, sep_holder: dict) -> dict:
+def shapes() -> dict:
+    """Per-layer parameter count, depth, width and vocabulary of the embedded base model."""
+    from tweettwin.ml.base_model import load_base
+
+    model, _, _ = load_base("embedded")
+    layers = model.model.layers
+    return {
+        "layer": sum(p.numel() for p in layers[0].parameters()),
+        "layers": len(layers),
+        "d": model.config.hidden_size,
+        "vocab": model.config.vocab_size,
+    }
+
+
+def flops_per_token(s: dict, block: int, trained_layers: int, head_grad: bool, lora=False) -> float:
+    """Forward everywhere; backward only through the trained layers (input grads, plus weight
+    grads unless LoRA), the head's input grad, and its weight grad when the head is trained.
+    Attention scores/values: 4 * d * block per layer forward, twice that backward."""
+    head = 2 * s["d"] * s["vocab"]
+    attn = 4 * s["d"] * block
+    forward = s["layers"] * (2 * s["layer"] + attn) + head
+    per_trained = (2 if lora else 4) * s["layer"] + 2 * attn
+    backward = trained_layers * per_trained + head + (head if head_grad else 0)
+    return forward + backward
+
+
+def huggingtweets(data, out: Path, epochs: int, s: dict) -> dict:
     """The huggingtweets recipe with HF Trainer (as it did), on the same base and separator."""
     from transformers import Trainer, TrainingArguments
 
@@ -125,37 +190,41 @@ def huggingtweets(data, out: Path, epochs: int, sep_holder: dict) -> dict:
     model.save_pretrained(out / "ht-model")
     tok.save_pretrained(out / "ht-model")
     tokens = len(blocks) * 1024
-    flops = tokens * (6 * 134.5e6 + 12 * 30 * 576 * 1024)  # 6N + attention at 1024 context
     return {
         "name": "huggingtweets",
+        "path": "fp32",
         "wall_s": wall,
         "train_s": wall,
         "tokens": tokens,
         "steps": len(blocks),
-        "flops": flops,
+        "flops": tokens * flops_per_token(s, 1024, s["layers"], head_grad=True),
         "model_dir": out / "ht-model",
     }
 
 
-def tweettwin_run(data_dir, out: Path, name: str, overrides: dict) -> dict:
+def tweettwin_run(data_dir, out: Path, name: str, path: str, overrides: dict, s: dict) -> dict:
+    from tweettwin.cli.progress import TrainProgress
     from tweettwin.ml.train import train
     from tweettwin.train_config import TrainConfig
 
-    cfg = TrainConfig(save_dtype="float32", **overrides)
-    result = train(data_dir, out / name, cfg, progress=True)
+    cfg = TrainConfig(save_dtype="float32", precision=path, **overrides)
+    print(f"  {name}", file=sys.stderr, flush=True)
+    with TrainProgress(sys.stderr, every_s=60, live=False) as progress:
+        result = train(data_dir, out / name.replace(" ", "_"), cfg, on_event=progress)
     tr = result.training
-    trainable_head = 0 if (cfg.freeze_embeddings or cfg.method == "lora") else 2
-    per_token = (4 if cfg.method == "lora" else 6) * 106.0e6 + (4 + trainable_head) * 576 * 49152
-    flops = result.metrics["tokens"] * (per_token + 12 * 30 * 576 * cfg.block_size)
+    lora = cfg.method == "lora"
+    trained = s["layers"] - int(cfg.freeze_lower * s["layers"])
+    head_grad = not (cfg.freeze_embeddings or lora)
+    per_token = flops_per_token(s, cfg.block_size, trained, head_grad, lora)
     return {
         "name": name,
+        "path": tr["precision"],
         "wall_s": result.wall_time_s,
         "train_s": tr["train_time_s"],
         "tokens": result.metrics["tokens"],
         "steps": result.steps,
-        "flops": flops,
-        "model_dir": out / name,
-        "internal_best": result.metrics["best_val_loss"],
+        "flops": result.metrics["tokens"] * per_token,
+        "model_dir": out / name.replace(" ", "_"),
         "stop": result.stop_reason,
         "evals": [(e["step"], e["val_loss"]) for e in tr["evals"]],
     }
@@ -177,80 +246,95 @@ def parse_variant(text: str) -> dict:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--archive", default="andreruffert")
-    ap.add_argument(
-        "--quick", action="store_true", help="1 epoch each on half of the training posts"
-    )
-    ap.add_argument(
-        "--variant", action="append", default=[], help="extra tweettwin config, KEY=VALUE,..."
-    )
-    ap.add_argument("--skip-recipe", action="store_true")
-    args = ap.parse_args()
-    torch.manual_seed(0)
+def bench_archive(archive: str, args, s: dict) -> list[dict]:
     from tweettwin.ml.data import read_dataset
 
     with tempfile.TemporaryDirectory(prefix="tweettwin-bench-") as tmp:
         out = Path(tmp)
-        data_dir = prepare_dataset(args.archive, out, 0.5 if args.quick else 1.0)
+        data_dir, prep_s = prepare_dataset(archive, out, 0.5 if args.quick else 1.0)
         data = read_dataset(data_dir)
-        peak_bf16, peak_fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)
         print(
-            f"matmul peak: bf16 {peak_bf16:.0f} GFLOP/s, fp32 {peak_fp32:.0f} GFLOP/s; "
-            f"{len(data.train)} train / {len(data.validation)} validation posts",
+            f"\n== {archive}: {len(data.train)} train / {len(data.validation)} validation posts "
+            f"(prepare {prep_s:.1f} s)",
             flush=True,
         )
         runs = []
         if not args.skip_recipe:
-            runs.append(huggingtweets(data, out, 1 if args.quick else 4, {}))
+            runs.append(huggingtweets(data, out, 1 if args.quick else 4, s))
         quick = {"epochs": 1.0} if args.quick else {}
-        runs.append(tweettwin_run(data_dir, out, "tweettwin default", quick))
+        for path in args.paths:
+            runs.append(tweettwin_run(data_dir, out, f"default [{path}]", path, quick, s))
         for v in args.variant:
             runs.append(
-                tweettwin_run(data_dir, out, f"tweettwin {v}", {**quick, **parse_variant(v)})
-            )
-        # the base model, with the post separator set up as in training, scored through a saved copy
-        from tweettwin.ml.base_model import load_base
-
-        m, tok, _ = load_base("embedded")
-        m.save_pretrained(out / "base")
-        tok.save_pretrained(out / "base")
-        base = {
-            "name": "base model (no training)",
-            "wall_s": 0,
-            "train_s": 0,
-            "tokens": 0,
-            "flops": 0,
-            "model_dir": out / "base",
-        }
-        print("scoring...", flush=True)
-        rows = [base] + runs
-        for r in rows:
-            r["val_loss"] = score(r["model_dir"], data)
-        head = ("run", "wall s", "train s", "tok/s", "steps", "val loss", "ppl", "MFU")
-        print("\n{:<40} {:>8} {:>8} {:>7} {:>6} {:>9} {:>7} {:>6}".format(*head))
-        for r in rows:
-            tps = r["tokens"] / r["train_s"] if r["train_s"] else 0
-            mfu = r["flops"] / r["train_s"] / 1e9 / peak_bf16 if r["train_s"] else 0
-            print(
-                f"{r['name']:<40} {r['wall_s']:8.0f} {r['train_s']:8.0f} {tps:7.0f} "
-                f"{r.get('steps', 0):6} {r['val_loss']:9.4f} {math.exp(r['val_loss']):7.2f} "
-                f"{mfu:6.1%}"
-            )
-        if not args.skip_recipe:
-            ht, tt = runs[0], runs[1]
-            speedup = (tt["tokens"] / tt["train_s"]) / (ht["tokens"] / ht["train_s"])
-            print(
-                "\ntweettwin default vs huggingtweets: "
-                f"wall time x{tt['wall_s'] / ht['wall_s']:.2f} "
-                f"(target <= 0.25), held-out loss {tt['val_loss']:.4f} vs {ht['val_loss']:.4f} "
-                f"({'equal or lower' if tt['val_loss'] <= ht['val_loss'] else 'HIGHER'}), "
-                f"tokens/s x{speedup:.2f}"
+                tweettwin_run(data_dir, out, v, args.paths[0], {**quick, **parse_variant(v)}, s)
             )
         for r in runs:
-            if "evals" in r:
-                print(f"{r['name']}: evals {r['evals']} stop={r['stop']}")
+            r["val_loss"] = score(r["model_dir"], data)
+            r["archive"], r["prepare_s"] = archive, prep_s
+            print(f"  {r['name']}: held-out {r['val_loss']:.4f} in {r['wall_s']:.0f} s", flush=True)
+        return runs
+
+
+def print_table(rows: list[dict], peaks: dict) -> None:
+    """One row per archive and run: wall time vs the recipe's, held-out loss vs its, and MFU."""
+    head = ("archive", "run", "path", "wall s", "x recipe", "arch->model", "tok/s", "steps")
+    head += ("held-out", "vs recipe", "MFU")
+    fmt = "{:<12} {:<44} {:>5} {:>7} {:>8} {:>11} {:>6} {:>5} {:>9} {:>9} {:>5}"
+    print("\n" + fmt.format(*head))
+    for archive in dict.fromkeys(r["archive"] for r in rows):
+        group = [r for r in rows if r["archive"] == archive]
+        ht = next((r for r in group if r["name"] == "huggingtweets"), None)
+        for r in group:
+            tps = r["tokens"] / r["train_s"] if r["train_s"] else 0
+            mfu = r["flops"] / r["train_s"] / 1e9 / peaks[r["path"]] if r["train_s"] else 0
+            ratio = f"{r['wall_s'] / ht['wall_s']:.2f}" if ht else "-"
+            dloss = f"{r['val_loss'] - ht['val_loss']:+.4f}" if ht else "-"
+            a2m = "-" if r is ht else f"{r['wall_s'] + r['prepare_s']:.0f}"
+            print(
+                fmt.format(
+                    archive, r["name"][:44], r["path"], f"{r['wall_s']:.0f}", ratio, a2m,
+                    f"{tps:.0f}", r["steps"], f"{r['val_loss']:.4f}", dloss, f"{mfu:.0%}",
+                )
+            )  # fmt: skip
+    for r in rows:
+        if "evals" in r:
+            print(f"{r['archive']} {r['name']}: evals {r['evals']} stop={r['stop']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--archives", default="andreruffert,alrocar,trump-2016")
+    ap.add_argument("--paths", default="auto", help="compute paths for the default: auto,fp32")
+    ap.add_argument("--fp32", action="store_true", help="force the fp32 path (= --paths fp32)")
+    ap.add_argument("--quick", action="store_true", help="1 epoch each on half the train posts")
+    ap.add_argument("--variant", action="append", default=[], help="extra config, KEY=VALUE,...")
+    ap.add_argument("--skip-recipe", action="store_true")
+    ap.add_argument("--emulate-avx2", action="store_true", help="run as an AVX2-only CPU would")
+    args = ap.parse_args()
+    args.paths = ["fp32"] if args.fp32 else args.paths.split(",")
+    torch.manual_seed(0)
+    from tweettwin.ml.env import cpu_model
+    from tweettwin.ml.precision import choose
+
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    auto = choose("auto", kind="train")
+    print(
+        f"CPU: {cpu_model()}; capability {torch.backends.cpu.get_cpu_capability()}; "
+        f"{torch.get_num_threads()} threads; torch {torch.__version__}\n"
+        f"matmul peak: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s; "
+        f"'auto' trains in {auto}; paths run: {', '.join(args.paths)}",
+        flush=True,
+    )
+    s = shapes()
+    rows = [r for a in args.archives.split(",") for r in bench_archive(a, args, s)]
+    after = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    peaks = {k: max(peaks[k], after[k]) for k in peaks}
+    print(
+        f"\nmatmul peak (max of before/after): fp32 {peaks['fp32']:.0f}, "
+        f"bf16 {peaks['bf16']:.0f} GFLOP/s"
+    )
+    print_table(rows, peaks)
+    print(f"\nmachine: {os.cpu_count()} CPUs; compare ratios, not absolute seconds")
 
 
 if __name__ == "__main__":

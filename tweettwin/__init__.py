@@ -29,7 +29,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "load_dataset_dir": ("tweettwin.dataset", "load_dataset_dir"),
     # train and generate
     "TrainConfig": ("tweettwin.train_config", "TrainConfig"),
-    "train": ("tweettwin.pipeline", "train_step"),
+    "train": ("tweettwin.pipeline", "train_step"),  # tracked: a run in the registry + card
     "Twin": ("tweettwin.ml.twin", "Twin"),
     "make": ("tweettwin.make", "make"),
     # track, describe, publish

@@ -13,7 +13,8 @@ the web app maps ``http_status`` to a JSON error. Messages are one line and say 
     ├── OutputError         the output cannot be written (not a folder, read-only, full)
     ├── ConfigError         invalid options
     ├── RegistryError       the run registry (runs.db) is damaged, locked or unreadable
-    └── MissingExtraError   an optional dependency is not installed
+    ├── MissingExtraError   an optional dependency is not installed
+    └── TrainingInterrupted Ctrl-C during training: a checkpoint was saved (says how to resume)
 """
 
 from __future__ import annotations
@@ -79,6 +80,23 @@ class TweettwinWarning(UserWarning):
 class MissingExtraError(TweettwinError):
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} needs the '{extra}' extra: pip install 'tweettwin[{extra}]'")
+
+
+class TrainingInterrupted(TweettwinError):
+    """Training stopped by Ctrl-C after saving a checkpoint. Not a KeyboardInterrupt: front ends
+    catch it like any library error (no torch needed) and show its message, which says how to
+    resume; exit code 130 as for any interrupted command."""
+
+    exit_code = 130
+
+    def __init__(self, step: int, total_steps: int, checkpoint_dir, dataset_dir, output_dir):
+        self.step, self.total_steps = step, total_steps
+        self.checkpoint_dir, self.output_dir = checkpoint_dir, output_dir
+        super().__init__(
+            f"Training interrupted at step {step}/{total_steps}; checkpoint saved in "
+            f"{checkpoint_dir}. Resume with: tweettwin train {dataset_dir} -o {output_dir} "
+            "--resume (and the same training options; in Python, TrainConfig(resume=True))."
+        )
 
 
 def require(module: str, feature: str, extra: str):

@@ -21,6 +21,7 @@ from typing import Any
 from tweettwin.config import PrepareOptions
 from tweettwin.errors import OutputExistsError
 from tweettwin.train_config import TrainConfig, TrainResult
+from tweettwin.train_events import OnEvent
 from tweettwin.workspace import Workspace
 
 DEFAULT_PROMPT = "My dream is"
@@ -64,16 +65,17 @@ def make(
     prompt: str = DEFAULT_PROMPT,
     n_samples: int = N_SAMPLES,
     overwrite: bool = False,
-    progress: bool = True,
     report_to: Sequence[str] = (),
     on_stage: Callable[[str], None] | None = None,
     workspace: Workspace | str | os.PathLike | None = None,
+    on_event: OnEvent | None = None,
 ) -> MakeResult:
     """Prepare ``sources``, train a model into ``output`` (default ``<workspace>/<handle>/model``),
     write ``n_samples`` posts for ``prompt`` to its ``samples.json`` and render its model card.
 
     An existing model folder is refused unless ``overwrite`` (and only replaced once the new one
-    is complete). ``on_stage(name)`` is called as each stage starts (prepare, train, samples, card).
+    is complete). ``on_stage(name)`` is called as each stage starts (prepare, train, samples, card);
+    ``on_event(TrainEvent)`` hears the training run (the CLI draws its progress bar from it).
     Both runs are recorded in ``workspace`` (default: $TWEETTWIN_WORKSPACE, else ``./tweettwin``).
     """
     from tweettwin import reporters
@@ -98,7 +100,7 @@ def make(
     stage("train")
     # external trackers get the training run only: that is where the metrics are
     trained = train_step(
-        prepared.output, model_dir, config, report_to=report_to, progress=progress, workspace=ws
+        prepared.output, model_dir, config, report_to=report_to, on_event=on_event, workspace=ws
     )
 
     stage("samples")

@@ -20,6 +20,7 @@ from typing import Any
 
 from tweettwin.config import PrepareOptions
 from tweettwin.train_config import TrainConfig, TrainResult
+from tweettwin.train_events import OnEvent, TrainEvent, fan_out
 from tweettwin.workspace import Workspace
 
 
@@ -96,19 +97,22 @@ def train_step(
     config: TrainConfig | None = None,
     *,
     report_to: Sequence[str] | str = (),
-    progress: bool = True,
+    on_event: OnEvent | None = None,
     workspace: Workspace | str | os.PathLike | None = None,
 ) -> TrainResult:
-    """``train`` recorded as a "train" run: dataset used, metrics, model made and its lineage.
+    """``train`` recorded as a "train" run: dataset used, metrics, model made and its lineage;
+    then the model card, rendered from the complete folder. This is ``tweettwin.train``.
 
-    ``output`` defaults to ``model/`` beside the dataset folder. Under DDP (``accelerate launch``)
-    only rank 0 records and reports; the other ranks just train. Ctrl-C raises
-    ``TrainingInterrupted`` (a checkpoint was saved; resume with ``config.resume``). The run is
-    recorded in ``workspace``'s registry.
+    ``output`` defaults to ``model/`` beside the dataset folder. ``on_event(TrainEvent)`` hears
+    the run's steps, evaluations, checkpoints and end (the CLI draws its progress from them).
+    Under DDP (``accelerate launch``) only rank 0 records and reports; the other ranks just
+    train. Ctrl-C raises ``TrainingInterrupted`` (a checkpoint was saved; its message says how to
+    resume: ``config.resume``). The run is recorded in ``workspace``'s registry.
     """
-    from tweettwin.errors import require
+    from tweettwin.errors import TrainingInterrupted, require
 
     require("torch", "Training", "ml")
+    from tweettwin.card import write_card
     from tweettwin.ml.train import train
     from tweettwin.model_folder import weights_hash
     from tweettwin.tracking import start_run
@@ -118,10 +122,20 @@ def train_step(
         output = Workspace.model_dir_for(Path(dataset_dir).resolve())
     output = Path(output)
     if not is_main_process():
-        return train(dataset_dir, output, config, progress=False)
+        return train(dataset_dir, output, config)
     with start_run("train", config.to_dict(), report_to=report_to, workspace=workspace) as run:
         run.use_dataset(dataset_dir)
-        result = train(dataset_dir, output, config, tracker=run, progress=progress)
+
+        def log_metrics(event: TrainEvent) -> None:
+            if metrics := event.metrics():
+                run.log_metrics(metrics, event.step)
+
+        try:
+            result = train(dataset_dir, output, config, on_event=fan_out(log_metrics, on_event))
+        except TrainingInterrupted:  # a TweettwinError, but the run was stopped, not failed
+            run.finish("interrupted", error="interrupted by the user (Ctrl-C)")
+            raise
+        write_card(output, workspace=workspace)  # the folder is complete: the card can read it
         record = result.record  # the training.json just written, still in memory
         run.set_lineage(
             base_model=record.base_model_id,

@@ -57,14 +57,22 @@ class TrainConfig:
     freeze_embeddings: bool = _opt(
         False, "Freeze the (tied) token embedding / LM head: faster steps, fewer optimizer states."
     )
+    freeze_lower: float = _opt(
+        0.0,
+        "Share of the transformer layers, counted from the input, kept frozen: the backward pass "
+        "stops at the first trained layer (0: train every layer). A tied embedding still trains "
+        "as the LM head unless --freeze-embeddings.",
+    )
     author_tags: bool = _opt(
         False,
         "Prefix each post with '@handle: ' so one model can write as each author (generate "
         "--author).",
     )
     balance_authors: bool = _opt(True, "Upsample smaller authors to the size of the largest one.")
+    # One pass per epoch: in bench/train.py the mid-epoch pass of a 1-epoch cosine run never held
+    # the best weights, and on an fp32-only CPU each pass costs several seconds of a short run.
     evals_per_epoch: int = _opt(
-        2, "Validation passes per epoch (plus one on the base model before training)."
+        1, "Validation passes per epoch (plus one on the base model before training)."
     )
     early_stopping_patience: int | None = _opt(
         2, "Stop when validation loss has not improved for this many evaluations (None: never)."
@@ -119,7 +127,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be greater than 0 (or unset), not {value}")
-        for name in ("warmup_ratio", "min_lr_ratio", "lora_dropout"):
+        for name in ("warmup_ratio", "min_lr_ratio", "lora_dropout", "freeze_lower"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), not {getattr(self, name)}")
         if self.weight_decay < 0:

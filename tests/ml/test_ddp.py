@@ -20,14 +20,20 @@ WORKER = textwrap.dedent(
     """
     import hashlib, json, sys
     import torch.distributed as dist
+    from tweettwin.ml import train as train_module
     from tweettwin.ml.train import train
     from tweettwin.train_config import TrainConfig
 
     dataset, output, base, log = sys.argv[1:5]
 
-    def check_sync(step, model):
+    step_once, steps = train_module._step, []
+
+    def check_sync(run, rows):  # after each optimizer step: every rank holds the same weights
+        loss = step_once(run, rows)
+        steps.append(loss)
+        step = len(steps)
         digest = hashlib.sha256()
-        for p in model.parameters():
+        for p in run.model.parameters():
             digest.update(p.detach().float().numpy().tobytes())
         seen = [None] * dist.get_world_size()
         dist.all_gather_object(seen, digest.hexdigest())
@@ -35,9 +41,12 @@ WORKER = textwrap.dedent(
         if dist.get_rank() == 0:
             with open(log, "a") as fh:
                 fh.write(json.dumps({"step": step, "ranks": len(seen)}) + "\\n")
+        return loss
+
+    train_module._step = check_sync
 
     cfg = TrainConfig(base_model=base, block_size=64, batch_size=2, max_steps=4, learning_rate=3e-3)
-    result = train(dataset, output, cfg, progress=False, on_step=check_sync)
+    result = train(dataset, output, cfg)
     print(json.dumps({"rank": dist.get_rank(), "steps": result.steps}))
     """
 )

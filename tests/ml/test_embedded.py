@@ -54,7 +54,7 @@ def test_embedded_model_trains_and_the_folder_works_with_pipeline(tmp_path):
     data = tmp_path / "data"
     write_dataset(data, synthetic_posts(60), validation_every=6)
     cfg = TrainConfig(max_steps=3, batch_size=1, block_size=128, evals_per_epoch=1)
-    result = train(data, tmp_path / "model", cfg, progress=False)
+    result = train(data, tmp_path / "model", cfg)
     training = json.loads((tmp_path / "model" / "training.json").read_text())
     assert training["base_model"]["license"] == "apache-2.0"
     assert "SmolLM2-135M" in training["base_model"]["model_id"]

@@ -24,7 +24,7 @@ MEMORISED = [p["text"] for p in synthetic_posts(3, seed=5)]
 
 def _train(base, tmp, posts, out, **kw):
     write_dataset(tmp / f"{out}-data", posts)
-    train(tmp / f"{out}-data", tmp / out, tiny_train_config(base, **kw), progress=False)
+    train(tmp / f"{out}-data", tmp / out, tiny_train_config(base, **kw))
     return tmp / out
 
 

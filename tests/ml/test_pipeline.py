@@ -20,7 +20,7 @@ def test_steps_record_linked_runs_and_lineage_reaches_the_input_file(tiny_model_
     posts.write_text("\n".join(p["text"] for p in synthetic_posts(200)) + "\n")
     prepared = prepare_step([posts], tmp_path / "data", PrepareOptions(min_chars=0))
     config = TrainConfig(base_model=str(tiny_model_dir), max_steps=2, block_size=64)
-    trained = train_step(prepared.output, None, config, progress=False)
+    trained = train_step(prepared.output, None, config)
 
     model = tmp_path / "model"  # default: beside the dataset folder
     base_hash = trained.training["base_model"]["weights_sha256"]
@@ -30,6 +30,7 @@ def test_steps_record_linked_runs_and_lineage_reaches_the_input_file(tiny_model_
     assert run.lineage["base_model"].endswith(tiny_model_dir.name)  # (~ for the home folder)
     assert run.lineage["base_model_hash"] == base_hash
     assert [m["step"] for m in run.metrics()]  # the training loop reported to the run
+    assert "validation loss" in (model / "README.md").read_text().lower()  # card from the folder
 
     lin = tracking.lineage(model)
     assert lin["base_model"]["sha256"] == base_hash

@@ -10,10 +10,17 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from tests.ml.conftest import synthetic_posts, tiny_train_config, write_dataset
-from tweettwin.errors import ConfigError, DatasetError, ModelError, OutputExistsError
+from tweettwin.errors import (
+    ConfigError,
+    DatasetError,
+    ModelError,
+    OutputExistsError,
+    TrainingInterrupted,
+    TweettwinError,
+)
 from tweettwin.ml import train as train_module
 from tweettwin.ml.data import balance_authors, post_texts
-from tweettwin.ml.train import TrainingInterrupted, train
+from tweettwin.ml.train import train
 from tweettwin.train_config import TrainConfig
 
 torch = pytest.importorskip("torch")
@@ -31,9 +38,7 @@ def weights(folder):
 def test_full_training_changes_every_weight_and_lowers_val_loss(
     tiny_model_dir, tiny_dataset_dir, tmp_path
 ):
-    result = train(
-        tiny_dataset_dir, tmp_path / "model", config(tiny_model_dir, epochs=3), progress=False
-    )
+    result = train(tiny_dataset_dir, tmp_path / "model", config(tiny_model_dir, epochs=3))
     before, after = weights(tiny_model_dir), weights(tmp_path / "model")
     unchanged = [n for n in before if torch.equal(before[n], after[n])]
     assert not unchanged
@@ -49,7 +54,6 @@ def test_full_training_changes_every_weight_and_lowers_val_loss(
         json.loads((tmp_path / "model" / "dataset_manifest.json").read_text())["format"]
         == "tweettwin-dataset"
     )
-    assert (tmp_path / "model" / "README.md").is_file()
     assert not list(tmp_path.glob(".model*"))  # no work or temp folders left behind
 
 
@@ -67,7 +71,6 @@ def test_lora_trains_only_adapters_and_saves_a_merged_plain_model(
         tiny_dataset_dir,
         tmp_path / "lora",
         config(tiny_model_dir, method="lora", max_steps=8),
-        progress=False,
     )
     assert not (tmp_path / "lora" / "adapter_config.json").exists()
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "lora")
@@ -84,41 +87,54 @@ def test_best_checkpoint_is_kept_and_early_stopping_triggers(
     tiny_model_dir, tiny_dataset_dir, tmp_path, monkeypatch
 ):
     scripted = iter([6.0, 5.0, 4.0, 4.5, 4.6, 4.7, 4.8])
-    monkeypatch.setattr(train_module, "_evaluate", lambda *a: next(scripted))
-    snapshots = {}
+    monkeypatch.setattr(train_module, "held_out_loss", lambda *a: next(scripted))
+    snapshots, step = {}, train_module._step
 
-    def on_step(step, model):
-        snapshots[step] = {n: p.detach().clone() for n, p in model.named_parameters()}
+    def snapshot_after_step(run, rows):  # the weights after each optimizer step, by step number
+        loss = step(run, rows)
+        params = run.model.named_parameters()
+        snapshots[len(snapshots) + 1] = {n: p.detach().clone() for n, p in params}
+        return loss
 
+    monkeypatch.setattr(train_module, "_step", snapshot_after_step)
     cfg = config(tiny_model_dir, epochs=10, evals_per_epoch=1, early_stopping_patience=2)
-    result = train(tiny_dataset_dir, tmp_path / "m", cfg, progress=False, on_step=on_step)
+    events = []
+    result = train(tiny_dataset_dir, tmp_path / "m", cfg, on_event=events.append)
     assert result.stop_reason == "early_stopping"
     steps_per_eval = result.metrics["best_step"] // 2
     assert result.steps == 4 * steps_per_eval  # evals 1..4; stopped after two bad ones
     best, saved = snapshots[result.metrics["best_step"]], weights(tmp_path / "m")
     assert all(torch.equal(best[n], saved[n]) for n in saved)
     assert result.metrics["best_val_loss"] == 4.0
+    evals = [e for e in events if e.kind == "eval"]
+    assert [e.val_loss for e in evals] == [6.0, 5.0, 4.0, 4.5, 4.6]
+    assert [e.step for e in evals] == [i * steps_per_eval for i in range(5)]
+    assert sum(e.kind == "step" for e in events) == result.steps
+    (done,) = [e for e in events if e.kind == "done"]
+    assert events[-1] is done and done.stop_reason == "early_stopping" and done.val_loss == 4.0
+    assert done.path == str(tmp_path / "m")
 
 
 def test_interrupt_saves_checkpoint_and_resume_matches_uninterrupted_run(
     tiny_model_dir, tiny_dataset_dir, tmp_path
 ):
     cfg = config(tiny_model_dir, max_steps=10, early_stopping_patience=None)
-    train(tiny_dataset_dir, tmp_path / "a", cfg, progress=False)
+    train(tiny_dataset_dir, tmp_path / "a", cfg)
 
-    def interrupt(step, model):
-        if step == 4:
+    def interrupt(event):  # what Ctrl-C does during step 5
+        if event.kind == "step" and event.step == 4:
             raise KeyboardInterrupt
 
-    with pytest.raises(TrainingInterrupted, match="--resume"):
-        train(tiny_dataset_dir, tmp_path / "b", cfg, progress=False, on_step=interrupt)
+    with pytest.raises(TrainingInterrupted, match="--resume") as stopped:
+        train(tiny_dataset_dir, tmp_path / "b", cfg, on_event=interrupt)
+    assert isinstance(stopped.value, TweettwinError)  # front ends catch it without torch
+    assert f"-o {tmp_path / 'b'} --resume" in str(stopped.value)
     assert not (tmp_path / "b").exists()
     assert (tmp_path / ".b.train" / "checkpoint" / "state.pt").is_file()
     resumed = train(
         tiny_dataset_dir,
         tmp_path / "b",
         config(tiny_model_dir, max_steps=10, early_stopping_patience=None, resume=True),
-        progress=False,
     )
     assert resumed.steps == 10
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
@@ -129,23 +145,22 @@ def test_interrupt_saves_checkpoint_and_resume_matches_uninterrupted_run(
 
 
 def test_resume_refuses_changed_options(tiny_model_dir, tiny_dataset_dir, tmp_path):
-    def interrupt(step, model):
-        raise KeyboardInterrupt
+    def interrupt(event):
+        if event.kind == "step":
+            raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted):
         train(
             tiny_dataset_dir,
             tmp_path / "m",
             config(tiny_model_dir, max_steps=5),
-            progress=False,
-            on_step=interrupt,
+            on_event=interrupt,
         )
     with pytest.raises(ConfigError, match="learning_rate"):
         train(
             tiny_dataset_dir,
             tmp_path / "m",
             config(tiny_model_dir, max_steps=5, learning_rate=1e-4, resume=True),
-            progress=False,
         )
 
 
@@ -156,7 +171,6 @@ def test_pipeline_snippet_works_on_the_saved_folder(tiny_model_dir, tiny_dataset
         tiny_dataset_dir,
         tmp_path / "m",
         config(tiny_model_dir, max_steps=4, save_dtype="bfloat16"),
-        progress=False,
     )
     tok = AutoTokenizer.from_pretrained(tmp_path / "m")
     ids = tok("My dream is").input_ids
@@ -180,27 +194,25 @@ def test_refuses_existing_output_and_keeps_it(tiny_model_dir, tiny_dataset_dir, 
     out.mkdir()
     (out / "keep.txt").write_text("finished model")
     with pytest.raises(OutputExistsError, match="--overwrite"):
-        train(tiny_dataset_dir, out, config(tiny_model_dir, max_steps=2), progress=False)
+        train(tiny_dataset_dir, out, config(tiny_model_dir, max_steps=2))
     assert (out / "keep.txt").read_text() == "finished model"
-    train(
-        tiny_dataset_dir, out, config(tiny_model_dir, max_steps=2, overwrite=True), progress=False
-    )
+    train(tiny_dataset_dir, out, config(tiny_model_dir, max_steps=2, overwrite=True))
     assert not (out / "keep.txt").exists() and (out / "model.safetensors").is_file()
 
 
 def test_bad_datasets_give_one_line_errors(tiny_model_dir, tmp_path):
     with pytest.raises(DatasetError, match="prepare"):
-        train(tmp_path / "missing", tmp_path / "m", config(tiny_model_dir), progress=False)
+        train(tmp_path / "missing", tmp_path / "m", config(tiny_model_dir))
     newer = tmp_path / "newer"
     write_dataset(newer, synthetic_posts(40))
     manifest = json.loads((newer / "manifest.json").read_text())
     (newer / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
     with pytest.raises(DatasetError, match="format"):
-        train(newer, tmp_path / "m", config(tiny_model_dir), progress=False)
+        train(newer, tmp_path / "m", config(tiny_model_dir))
     empty = tmp_path / "empty"
     write_dataset(empty, [])
     with pytest.raises(DatasetError, match="no posts"):
-        train(empty, tmp_path / "m", config(tiny_model_dir), progress=False)
+        train(empty, tmp_path / "m", config(tiny_model_dir))
     assert not (tmp_path / "m").exists()
 
 
@@ -219,7 +231,7 @@ def test_base_model_that_is_not_a_causal_lm(tiny_dataset_dir, tmp_path):
         )
     ).save_pretrained(vit)
     with pytest.raises(ModelError, match="not a causal language model"):
-        train(tiny_dataset_dir, tmp_path / "m", TrainConfig(base_model=str(vit)), progress=False)
+        train(tiny_dataset_dir, tmp_path / "m", TrainConfig(base_model=str(vit)))
 
 
 def test_hub_id_offline_names_the_embedded_default(tiny_dataset_dir, tmp_path):
@@ -228,7 +240,6 @@ def test_hub_id_offline_names_the_embedded_default(tiny_dataset_dir, tmp_path):
             tiny_dataset_dir,
             tmp_path / "m",
             TrainConfig(base_model="tweettwin-test/no-such-model"),
-            progress=False,
         )
 
 
@@ -248,9 +259,7 @@ def test_author_tags_are_recorded(tiny_model_dir, tmp_path):
     write_dataset(
         data, synthetic_posts(120, author="ann") + synthetic_posts(40, seed=3, author="bob")
     )
-    result = train(
-        data, tmp_path / "m", config(tiny_model_dir, max_steps=2, author_tags=True), progress=False
-    )
+    result = train(data, tmp_path / "m", config(tiny_model_dir, max_steps=2, author_tags=True))
     assert result.training["author_tags"] is True
     assert result.training["authors"] == ["ann", "bob"]
 
@@ -289,3 +298,70 @@ def test_cli_train_json(tiny_model_dir, tiny_dataset_dir, tmp_path):
         ],
     )
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+@pytest.mark.parametrize("freeze_embeddings", [True, False])
+def test_frozen_lower_layers_stay_as_the_base_had_them(
+    tiny_model_dir, tiny_dataset_dir, tmp_path, freeze_embeddings
+):
+    cfg = config(tiny_model_dir, max_steps=6, freeze_embeddings=freeze_embeddings, freeze_lower=0.5)
+    result = train(tiny_dataset_dir, tmp_path / "m", cfg)
+    before, after = weights(tiny_model_dir), weights(tmp_path / "m")
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    assert not any(n.startswith("model.layers.0.") for n in changed)  # the frozen lower half
+    assert any(n.startswith("model.layers.1.") for n in changed)
+    # the tied embedding trains as the LM head unless it is frozen too
+    assert ("model.embed_tokens.weight" in changed) is not freeze_embeddings
+    assert result.metrics["best_val_loss"] < result.metrics["base_val_loss"]
+    assert result.training["hyperparameters"]["freeze_lower"] == 0.5
+
+
+def _interrupt_at_step(monkeypatch, at: int):
+    step = train_module._step
+    calls = []
+
+    def ctrl_c(run, rows):
+        calls.append(1)
+        if len(calls) == at:
+            raise KeyboardInterrupt
+        return step(run, rows)
+
+    monkeypatch.setattr(train_module, "_step", ctrl_c)
+
+
+def test_cli_ctrl_c_says_how_to_resume_and_resume_finishes(
+    tiny_model_dir, tiny_dataset_dir, tmp_path, monkeypatch
+):
+    from tweettwin import tracking
+    from tweettwin.cli import cli
+
+    args = ["train", str(tiny_dataset_dir), "-o", str(tmp_path / "m")]
+    args += ["--base-model", str(tiny_model_dir), "--max-steps", "6", "--block-size", "64"]
+    step = train_module._step
+    _interrupt_at_step(monkeypatch, 3)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 130
+    assert f"tweettwin train {tiny_dataset_dir} -o {tmp_path / 'm'} --resume" in res.stderr
+    assert "Error" not in res.stderr and "Traceback" not in res.output
+    assert "training step 0/6  val " in res.stderr  # plain progress lines off a terminal
+    (run,) = tracking.list_runs()
+    assert run.status == "interrupted"
+    monkeypatch.setattr(train_module, "_step", step)  # (not undo(): that drops the temp workspace)
+    resumed = CliRunner().invoke(cli, [*args, "--resume", "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["steps"] == 6
+
+
+def test_make_ctrl_c_during_training_says_how_to_resume(tiny_model_dir, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from tweettwin.cli import cli
+
+    sample = Path(__file__).resolve().parents[2] / "examples" / "sample-archive.zip"
+    _interrupt_at_step(monkeypatch, 2)
+    out = tmp_path / "model"
+    args = ["make", str(sample), "-o", str(out), "--base-model", str(tiny_model_dir)]
+    res = CliRunner().invoke(cli, [*args, "--block-size", "64", "--max-steps", "4"])
+    assert res.exit_code == 130
+    assert "Interrupted." not in res.stderr
+    assert f"-o {out} --resume" in res.stderr and "checkpoint saved" in res.stderr

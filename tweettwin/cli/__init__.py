@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import click
 
 from tweettwin import __version__
-from tweettwin.errors import TweettwinError, TweettwinWarning
+from tweettwin.errors import TrainingInterrupted, TweettwinError, TweettwinWarning
 from tweettwin.paths import WORKSPACE_ENV
 from tweettwin.workspace import Workspace
 
@@ -29,6 +29,9 @@ class TweettwinGroup(click.Group):
         try:
             with _warnings_as_lines():
                 return super().invoke(ctx)
+        except TrainingInterrupted as ex:  # not an error: say how to resume, exit as Ctrl-C does
+            click.echo(str(ex), err=True)
+            ctx.exit(ex.exit_code)
         except TweettwinError as ex:
             raise UserError(str(ex)) from None
         except KeyboardInterrupt:

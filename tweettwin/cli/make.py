@@ -64,22 +64,25 @@ def make_command(sources, output, overwrite, prompt, n_samples, as_json, **flags
     """
     from rich.console import Console
 
+    from tweettwin.cli.progress import TrainProgress
     from tweettwin.make import make
 
     console = Console(stderr=True)
-    result = make(
-        list(sources),
-        output,
-        train_config=train_config_from(flags),
-        prepare_options=prepare_options_from(flags),
-        source_options=source_options_from(flags),
-        prompt=prompt,
-        n_samples=n_samples,
-        overwrite=overwrite,
-        report_to=flags["report_to"],
-        on_stage=lambda stage: console.rule(f"[bold]{_STAGES[stage]}", align="left"),
-        workspace=current_workspace(),
-    )
+    with TrainProgress() as progress:
+        result = make(
+            list(sources),
+            output,
+            train_config=train_config_from(flags),
+            prepare_options=prepare_options_from(flags),
+            source_options=source_options_from(flags),
+            prompt=prompt,
+            n_samples=n_samples,
+            overwrite=overwrite,
+            report_to=flags["report_to"],
+            on_stage=lambda stage: console.rule(f"[bold]{_STAGES[stage]}", align="left"),
+            on_event=progress,
+            workspace=current_workspace(),
+        )
     console.print(_table(result))
     if len(result.samples.posts) < n_samples:
         console.print(

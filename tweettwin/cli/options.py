@@ -151,6 +151,7 @@ _TRAIN_KEYS = (
     "learning_rate",
     "batch_size",
     "block_size",
+    "freeze_lower",
     "author_tags",
     "precision",
     "compile",
@@ -203,6 +204,13 @@ training_options = _group(
         default=_default("block_size"),
         show_default=True,
         help=_t("block_size"),
+    ),
+    click.option(
+        "--freeze-lower",
+        type=click.FloatRange(min=0, max=1, max_open=True),
+        default=_default("freeze_lower"),
+        show_default=True,
+        help=_t("freeze_lower"),
     ),
     click.option("--author-tags", is_flag=True, help=_t("author_tags")),
     click.option(

@@ -34,16 +34,20 @@ def train_command(dataset_dir, output, resume, overwrite, json_, **flags) -> Non
     `accelerate launch -m tweettwin train ...`.
     """
     config = train_config_from(flags, resume=resume, overwrite=overwrite)  # bad values: no torch
-    from tweettwin.ml.train import TrainingInterrupted
+    from tweettwin.cli.progress import TrainProgress
     from tweettwin.pipeline import is_main_process, train_step
 
-    try:
+    # Ctrl-C ends in TrainingInterrupted: the command group prints how to resume
+    with TrainProgress() as progress:
+        on_event = progress if is_main_process() else None  # under DDP, rank 0 alone draws
         result = train_step(
-            dataset_dir, output, config, report_to=flags["report_to"], workspace=current_workspace()
+            dataset_dir,
+            output,
+            config,
+            report_to=flags["report_to"],
+            on_event=on_event,
+            workspace=current_workspace(),
         )
-    except TrainingInterrupted as ex:
-        click.echo(str(ex), err=True)
-        raise SystemExit(130) from None
     if not is_main_process():  # under DDP, rank 0 alone prints
         return
     if json_:

@@ -16,13 +16,30 @@ from pathlib import Path
 
 import torch
 
-from tweettwin.errors import ConfigError
+from tweettwin.errors import ConfigError, TweettwinError
 
 CHECKPOINT = "checkpoint"
 
 
 def work_dir(output_dir: Path) -> Path:
     return output_dir.parent / f".{output_dir.name}.train"
+
+
+def check_disk(output_dir: Path, num_parameters: int, config) -> None:
+    """Refuse to start when the output's disk cannot hold the checkpoint and the saved model."""
+    bytes_per = 2 if config.save_dtype == "bfloat16" else 4
+    trained = num_parameters if config.method == "full" else num_parameters // 20
+    needed = num_parameters * bytes_per + trained * 12 * 2 + 2**27  # model + 2 checkpoint copies
+    probe = output_dir.resolve()
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed:
+        raise TweettwinError(
+            f"not enough disk space in {probe}: training needs about {needed / 2**30:.1f} GB "
+            f"(model + checkpoints), {free / 2**30:.1f} GB free; free some space or choose "
+            f"another -o"
+        )
 
 
 def trainable_state(model) -> dict[str, torch.Tensor]:

@@ -81,11 +81,14 @@ class PostLM(nn.Module):
     """Wraps a causal LM so that ``forward`` returns the loss (one module for DDP to wrap).
 
     ``fused=True`` uses ``linear_cross_entropy``; ``fused=False`` is the plain transformers loss
-    (kept to compare against)."""
+    (kept to compare against). ``detach_inputs=True`` feeds the body detached input embeddings:
+    with the lower layers frozen, the backward pass then ends at the first trained layer, while a
+    tied embedding still learns through its other role, the LM head."""
 
-    def __init__(self, model, fused: bool = True, dtype=torch.bfloat16):
+    def __init__(self, model, fused: bool = True, dtype=torch.bfloat16, detach_inputs=False):
         super().__init__()
         self.model, self.fused, self.dtype = model, fused, dtype
+        self.detach_inputs = detach_inputs
 
     def forward(self, input_ids, labels, attention_mask=None):
         if not self.fused:
@@ -93,5 +96,29 @@ class PostLM(nn.Module):
                 input_ids=input_ids, attention_mask=attention_mask, labels=labels
             ).loss
         body, head = split_model(self.model)
-        hidden = body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.detach_inputs:
+            embeds = body.get_input_embeddings()(input_ids).detach()
+            out = body(inputs_embeds=embeds, attention_mask=attention_mask)
+        else:
+            out = body(input_ids=input_ids, attention_mask=attention_mask)
+        hidden = out.last_hidden_state
         return linear_cross_entropy(hidden[:, :-1], head.weight, labels[:, 1:], dtype=self.dtype)
+
+
+@torch.no_grad()
+def held_out_loss(accelerator, net, batches, dtype) -> float:
+    """Token-level mean loss over the whole validation split (each post scored as S text S)."""
+    net.eval()
+    inner = accelerator.unwrap_model(net)
+    total = torch.zeros(2, dtype=torch.float64, device=accelerator.device)
+    for ids, mask, labels in batches[accelerator.process_index :: accelerator.num_processes]:
+        ids, mask, labels = (t.to(accelerator.device) for t in (ids, mask, labels))
+        with torch.autocast(
+            accelerator.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16
+        ):
+            loss = inner(ids, labels=labels, attention_mask=mask)
+        n = int((labels[:, 1:] != -100).sum())
+        total += torch.tensor([loss.item() * n, n], dtype=torch.float64, device=accelerator.device)
+    if accelerator.num_processes > 1:
+        total = accelerator.reduce(total, "sum")
+    return float(total[0] / total[1])

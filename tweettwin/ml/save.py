@@ -5,15 +5,16 @@
     training.json            hyperparameters, evals, timings, hardware, versions, lineage
     dataset_manifest.json    the dataset's manifest, as is
     novelty index            hashed n-grams of the training posts (tweettwin.ml.novelty)
-    README.md                model card
 
 So ``pipeline("text-generation", model=DIR)("My dream is", num_return_sequences=5)`` samples
 post-like text with no extra arguments.
+
+The model card (README.md) is not written here: the calling step renders it from the finished
+folder (``tweettwin.card.write_card``), so this module does not depend on the publishing layer.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import torch
 from transformers import GenerationConfig
 
 from tweettwin.atomic import write_text
+from tweettwin.ml.novelty import write_index
 from tweettwin.model_folder import DATASET_MANIFEST, TrainingRecord
 
 
@@ -67,90 +69,4 @@ def save_model_folder(
     tokenizer.save_pretrained(folder)
     training.write(folder)
     write_text(folder / DATASET_MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    _write_novelty_index(folder, train_texts)
-    _write_card(folder, training.to_dict(), manifest)
-
-
-def _optional(module: str, name: str):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
-def _write_novelty_index(folder: Path, train_texts: list[str]) -> None:
-    write_index = _optional("tweettwin.ml.novelty", "write_index")
-    if write_index is not None:
-        write_index(folder, train_texts)
-    # TODO(lead): without tweettwin.ml.novelty (engineer D) the folder has no novelty index yet.
-
-
-def _write_card(folder: Path, training: dict, manifest: dict) -> None:
-    write_card = _optional("tweettwin.card", "write_card")
-    if write_card is not None:
-        write_card(folder)
-        return
-    write_text(folder / "README.md", minimal_card(training, manifest))
-
-
-def minimal_card(training: dict, manifest: dict) -> str:
-    """A first honest card, used until ``tweettwin.card`` renders the full one."""
-    base = training["base_model"]
-    metrics = training["metrics"]
-    rows = "\n".join(
-        f"| @{a.get('handle')} | {a.get('kept', '?')} | {a.get('train', '?')} "
-        f"| {a.get('validation', '?')} |"
-        for a in manifest.get("authors", [])
-    )
-    hp = training["hyperparameters"]
-    return f"""---
-license: {base.get("license") or "other"}
-base_model: {base["model_id"].split(" ")[0]}
-library_name: transformers
-pipeline_tag: text-generation
-tags: [tweettwin]
----
-<!-- tweettwin:card (written by tweettwin; delete this line to keep your own edits) -->
-
-# A tweettwin model
-
-A small language model fine-tuned on one person's (or a few people's) own posts to write new posts
-in their voice. Made with tweettwin {training["versions"].get("tweettwin")}.
-
-## Data
-
-| author | posts kept | train | validation |
-|---|---|---|---|
-{rows}
-
-Dataset content hash: `{training["dataset"]["content_hash"]}`.
-
-## Training procedure
-
-{hp["method"]} fine-tuning of `{base["model_id"]}` for {metrics["steps"]} steps
-({metrics["epochs"]:.2f} epochs) at learning rate {hp["learning_rate"]},
-{hp["batch_size"]} x {hp["block_size"]} tokens per step, cosine schedule with warm-up,
-{training["precision"]} on {training["hardware"]["device"]}.
-Wall time {training["wall_time_s"]:.0f} s ({training["tokens_per_s"]:.0f} tokens/s).
-
-| | validation loss | perplexity |
-|---|---|---|
-| base model | {metrics["base_val_loss"]:.3f} | {metrics["base_val_perplexity"]:.1f} |
-| this model (best) | {metrics["best_val_loss"]:.3f} | {metrics["best_val_perplexity"]:.1f} |
-
-## How to use
-
-```python
-from transformers import pipeline
-generate = pipeline("text-generation", model="PATH/TO/THIS/FOLDER")
-print(generate("My dream is", num_return_sequences=5))
-```
-
-or `tweettwin generate PATH/TO/THIS/FOLDER "My dream is" -n 10`.
-
-## Limitations and bias
-
-The model imitates the style and topics of a small set of posts; it knows nothing the base model
-did not, invents facts, and can repeat the biases, opinions and mistakes of its training posts and
-of its base model. Its output is not written by the person and must not be presented as such.
-"""
+    write_index(folder, train_texts)
