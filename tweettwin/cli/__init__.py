@@ -91,5 +91,6 @@ from tweettwin.cli import (  # noqa: E402, F401
     prepare,
     push,
     runs,
+    serve,
     train,
 )
