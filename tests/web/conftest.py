@@ -27,8 +27,12 @@ def twin_dir(tmp_path_factory, tiny_base):
 
     root = tmp_path_factory.mktemp("twin")
     write_dataset(root / "data", synthetic_posts())
-    train(root / "data", root / "tiny" / "model", tiny_train_config(tiny_base, max_steps=4),
-          progress=False)  # fmt: skip
+    train(
+        root / "data",
+        root / "tiny" / "model",
+        tiny_train_config(tiny_base, max_steps=4),
+        progress=False,
+    )
     return root / "tiny" / "model"
 
 

@@ -63,8 +63,19 @@ KEY_ENV = "TWEETTWIN_API_KEY"
     metavar="PATH",
     help="Answer one GET request for PATH in process, print it and exit (a smoke test).",
 )
-def serve_command(model_dirs, host, port, api_key, max_loaded, queue_size, max_n, max_tokens,
-                  max_upload_mb, base_model, get_path) -> None:  # fmt: skip
+def serve_command(
+    model_dirs,
+    host,
+    port,
+    api_key,
+    max_loaded,
+    queue_size,
+    max_n,
+    max_tokens,
+    max_upload_mb,
+    base_model,
+    get_path,
+) -> None:
     """Serve the page and /v1 (OpenAI-compatible) for the workspace's models and MODEL_DIRs."""
     from tweettwin.errors import ConfigError, require
 
@@ -78,19 +89,27 @@ def serve_command(model_dirs, host, port, api_key, max_loaded, queue_size, max_n
             f"--host {host} makes the server reachable from other machines: give --api-key "
             f"(or set {KEY_ENV})"
         )
-    limits = Limits(max_n=max_n, max_tokens=max_tokens, max_upload=max_upload_mb * 2**20,
-                    queue_size=queue_size)  # fmt: skip
+    limits = Limits(
+        max_n=max_n, max_tokens=max_tokens, max_upload=max_upload_mb * 2**20, queue_size=queue_size
+    )
     defaults = {"base_model": base_model} if base_model else {}
-    app = create_app(list(model_dirs), api_key=api_key, local_only=local, limits=limits,
-                     max_loaded=max_loaded, train_defaults=defaults)  # fmt: skip
+    app = create_app(
+        list(model_dirs),
+        api_key=api_key,
+        local_only=local,
+        limits=limits,
+        max_loaded=max_loaded,
+        train_defaults=defaults,
+    )
     if get_path:
         _get_once(app, get_path, api_key)
         return
     import uvicorn
 
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"Serving on http://{shown}:{port}/  (OpenAI base_url: http://{shown}:{port}/v1)",
-               err=True)  # fmt: skip
+    click.echo(
+        f"Serving on http://{shown}:{port}/  (OpenAI base_url: http://{shown}:{port}/v1)", err=True
+    )
     uvicorn.run(app, host=host, port=port, log_level=os.environ.get("TWEETTWIN_LOG", "warning"))
 
 
