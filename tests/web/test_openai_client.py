@@ -1,0 +1,134 @@
+"""The official ``openai`` client, strict response validation on, against `tweettwin serve`
+running as its own process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+openai = pytest.importorskip("openai")
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(args: list[str], workspace: Path, timeout: float = 60):
+    """`python -m tweettwin serve ARGS` on a free port; returns (process, base url)."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TWEETTWIN_WORKSPACE": str(workspace)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tweettwin", "serve", *args, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read().decode()[-3000:])
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("the server did not start")
+
+
+@pytest.fixture(scope="module")
+def server(twin_dir, tmp_path_factory):
+    proc, url = start_server([str(twin_dir)], tmp_path_factory.mktemp("ws"))
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def oa(server):
+    return openai.OpenAI(
+        base_url=f"{server}/v1", api_key="unused", _strict_response_validation=True, max_retries=0
+    )
+
+
+def test_list_models(oa):
+    assert [m.id for m in oa.models.list()] == ["tiny"]
+
+
+def test_completions_n3_seed_and_stop(oa):
+    a = oa.completions.create(model="tiny", prompt="My dream is", n=3, max_tokens=12, seed=11)
+    b = oa.completions.create(model="tiny", prompt="My dream is", n=3, max_tokens=12, seed=11)
+    assert len(a.choices) == 3 and [c.text for c in a.choices] == [c.text for c in b.choices]
+    assert a.usage.total_tokens == a.usage.prompt_tokens + a.usage.completion_tokens > 0
+    stopped = oa.completions.create(
+        model="tiny", prompt="My dream is", n=3, max_tokens=12, seed=11, stop=[" "]
+    )
+    assert all(" " not in c.text for c in stopped.choices)
+    assert stopped.model_extra["novelty"]["guard"] is True
+
+
+def test_streaming(oa):
+    chunks = list(
+        oa.completions.create(
+            model="tiny",
+            prompt="Today",
+            n=2,
+            max_tokens=10,
+            seed=4,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(c.text for ch in chunks for c in ch.choices if c.index == 0)
+    plain = oa.completions.create(model="tiny", prompt="Today", n=2, max_tokens=10, seed=4)
+    assert text == plain.choices[0].text
+    assert chunks[-1].usage.total_tokens == plain.usage.total_tokens
+
+
+def test_chat(oa):
+    r = oa.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "My dream is"}], max_tokens=10, seed=1
+    )
+    assert r.choices[0].message.content.startswith("My dream is")
+    stream = oa.chat.completions.create(
+        model="tiny",
+        messages=[{"role": "user", "content": "My dream is"}],
+        max_tokens=10,
+        seed=1,
+        stream=True,
+    )
+    content = "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices)
+    assert content == r.choices[0].message.content
+
+
+def test_errors_reach_the_client_in_openai_shape(oa):
+    with pytest.raises(openai.BadRequestError) as bad:
+        oa.completions.create(model="tiny", prompt="x", presence_penalty=1.5)
+    assert bad.value.body["param"] == "presence_penalty"
+    with pytest.raises(openai.NotFoundError) as missing:
+        oa.completions.create(model="nobody", prompt="x")
+    assert missing.value.body["code"] == "model_not_found"
+
+
+def test_a_public_bind_needs_the_key(twin_dir, tmp_path):
+    proc, url = start_server([str(twin_dir), "--host", "0.0.0.0", "--api-key", "k3y"], tmp_path)
+    try:
+        url = url.replace("127.0.0.1", "localhost")
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"{url}/v1", api_key="wrong", max_retries=0).models.list()
+        ok = openai.OpenAI(base_url=f"{url}/v1", api_key="k3y", max_retries=0).models.list()
+        assert [m.id for m in ok] == ["tiny"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
