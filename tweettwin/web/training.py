@@ -1,0 +1,121 @@
+"""The training adapter the jobs use: run the tracked ``train`` step, report plain event dicts,
+stop when asked (a checkpoint is saved), then write the card's samples and preview as ``make``.
+
+    run_training(dataset_dir, model_dir, {"max_minutes": 5}, emit=print, stop=threading.Event())
+
+Events: ``{"kind": "step", "step", "total_steps", "loss", "tokens_per_s", "eta_s"}``,
+``{"kind": "eval", "step", "val_loss"}``. With the ``on_event(TrainEvent)`` hook of
+``train_step`` (branch ``train``) it is a thin translation; until that lands, today's
+``tracker``/``on_step`` hooks of ``ml.train.train`` give the same events (``_train_today``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+Emit = Callable[[dict], None]
+PROMPT = "My dream is"
+
+
+def run_training(dataset_dir, model_dir, options: dict, emit: Emit, stop: threading.Event):
+    from tweettwin import pipeline
+    from tweettwin.errors import require
+    from tweettwin.train_config import TrainConfig
+
+    require("torch", "Training", "ml")
+    config = TrainConfig(**options)
+    if "on_event" in inspect.signature(pipeline.train_step).parameters:
+
+        def on_event(event) -> None:
+            _translate(event, emit)
+            if stop.is_set():
+                raise KeyboardInterrupt
+
+        result = pipeline.train_step(dataset_dir, model_dir, config, on_event=on_event)
+    else:
+        result = _train_today(dataset_dir, model_dir, config, emit, stop)
+    _card(Path(model_dir), config.seed)
+    return result
+
+
+def _translate(event, emit: Emit) -> None:
+    tps = event.tokens_per_s
+    left = max(0, event.total_steps - event.step)
+    eta = left * event.train_seconds / event.step if event.step else None
+    if event.kind == "step":
+        emit(
+            {
+                "kind": "step",
+                "step": event.step,
+                "total_steps": event.total_steps,
+                "loss": event.loss,
+                "tokens_per_s": tps,
+                "eta_s": eta,
+            }
+        )
+    elif event.kind == "eval":
+        emit({"kind": "eval", "step": event.step, "val_loss": event.val_loss})
+
+
+def _train_today(dataset_dir, model_dir, config, emit: Emit, stop: threading.Event):
+    """``pipeline.train_step`` with events and a stop flag (delete when on_event lands)."""
+    from tweettwin.ml.train import train
+    from tweettwin.model_folder import weights_hash
+    from tweettwin.tracking import start_run
+
+    started = time.perf_counter()
+    per_step = config.batch_size * config.block_size
+
+    class Tee:
+        def log_metrics(self, metrics: dict, step: int) -> None:
+            run.log_metrics(metrics, step)
+            if "train_loss" in metrics:
+                elapsed = time.perf_counter() - started
+                total = config.max_steps
+                eta = (total - step) * elapsed / step if total and step else None
+                emit(
+                    {
+                        "kind": "step",
+                        "step": step,
+                        "total_steps": total,
+                        "loss": metrics["train_loss"],
+                        "tokens_per_s": per_step * step / elapsed,
+                        "eta_s": eta,
+                    }
+                )
+            if "val_loss" in metrics:
+                emit({"kind": "eval", "step": step, "val_loss": metrics["val_loss"]})
+
+    def on_step(step: int, model) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+
+    with start_run("train", config.to_dict()) as run:
+        run.use_dataset(dataset_dir)
+        result = train(
+            dataset_dir, model_dir, config, tracker=Tee(), progress=False, on_step=on_step
+        )
+        record = result.record
+        run.set_lineage(
+            base_model=record.base_model_id,
+            base_model_hash=record.base_model_hash,
+            dataset_hash=record.dataset_hash,
+            dataset_dir=str(dataset_dir),
+        )
+        run.log_artifact(model_dir, "model", weights_hash(model_dir))
+        run.finish(outputs={"model_dir": str(model_dir)})
+    result.run_id = run.id
+    return result
+
+
+def _card(model_dir: Path, seed: int) -> None:
+    """Ten sample posts and the card with the first one as its picture, as ``make`` does."""
+    from tweettwin.card import write_card
+    from tweettwin.make import write_samples
+
+    samples = write_samples(model_dir, PROMPT, 10, seed=seed)
+    write_card(model_dir, preview_text=samples.posts[0] if samples.posts else None)
