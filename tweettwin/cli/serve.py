@@ -93,8 +93,11 @@ def serve_command(
         max_n=max_n, max_tokens=max_tokens, max_upload=max_upload_mb * 2**20, queue_size=queue_size
     )
     defaults = {"base_model": base_model} if base_model else {}
+    from tweettwin.cli import current_workspace
+
     app = create_app(
         list(model_dirs),
+        workspace=current_workspace(),
         api_key=api_key,
         local_only=local,
         limits=limits,

@@ -13,16 +13,14 @@ import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fastapi import FastAPI
 
 from tweettwin import __version__
-from tweettwin.paths import WORKSPACE_ENV
-from tweettwin.paths import workspace as default_workspace
 from tweettwin.web.errors import ApiError, install_handlers
 from tweettwin.web.models import ModelPool, WorkQueue
 from tweettwin.web.security import Guard, GuardMiddleware
+from tweettwin.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,7 @@ class Limits:
 
 @dataclass
 class Server:
-    workspace: Path
+    workspace: Workspace
     pool: ModelPool
     queue: WorkQueue
     limits: Limits
@@ -48,7 +46,7 @@ class Server:
 def create_app(
     models: ModelPool | Sequence[str | os.PathLike] = (),
     *,
-    workspace: str | os.PathLike | None = None,
+    workspace: Workspace | str | os.PathLike | None = None,
     api_key: str | None = None,
     local_only: bool = True,
     limits: Limits | None = None,
@@ -67,9 +65,7 @@ def create_app(
     if not local_only and not api_key:
         raise ApiError(500, "a server reachable from other machines needs an API key")
     limits = limits or Limits()
-    ws = Path(workspace) if workspace is not None else default_workspace()
-    # today's pipeline steps read the workspace from the environment (no Workspace argument yet)
-    os.environ[WORKSPACE_ENV] = str(ws)
+    ws = Workspace.resolve(workspace)
     pool = models if isinstance(models, ModelPool) else ModelPool(ws, models, max_loaded=max_loaded)
     server = Server(ws, pool, WorkQueue(limits.queue_size), limits)
     server.train_defaults = dict(train_defaults or {})

@@ -55,7 +55,8 @@ class Job:
 
 
 class Jobs:
-    def __init__(self, workspace: Path, train_defaults: dict | None = None) -> None:
+    def __init__(self, workspace, train_defaults: dict | None = None) -> None:
+        self.workspace = workspace
         self.dir = Path(workspace) / JOBS_DIR
         self.defaults = dict(train_defaults or {})
         self.current: Job | None = None
@@ -151,7 +152,12 @@ class Jobs:
 
         try:
             run_training(
-                job.dataset_dir, job.model_dir, job.config, lambda e: self._emit(job, e), self._stop
+                self.workspace,
+                job.dataset_dir,
+                job.model_dir,
+                job.config,
+                lambda e: self._emit(job, e),
+                self._stop,
             )
             job.status = "completed"
         except KeyboardInterrupt:  # today's TrainingInterrupted is one (train branch: an error)

@@ -58,7 +58,7 @@ async def upload(request: Request, filename: str = "upload.zip") -> dict:
     server = _server(request)
     suffix = Path(filename).suffix.lower()
     suffix = suffix if suffix in SUFFIXES else ""
-    folder = server.workspace / UPLOADS
+    folder = server.workspace.root / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     upload_id = secrets.token_hex(16) + suffix
     path, size, cap = folder / upload_id, 0, server.limits.max_upload
@@ -113,14 +113,14 @@ def _prepare(server, body: DatasetRequest) -> dict:
     if body.upload_id:
         if not _UPLOAD_ID.match(body.upload_id):
             raise ApiError(400, "unknown upload id", param="upload_id")
-        source = server.workspace / UPLOADS / body.upload_id
+        source = server.workspace.root / UPLOADS / body.upload_id
         if not source.is_file():
             raise ApiError(404, "that upload is gone: upload the file again", param="upload_id")
     elif body.handle:
-        source = fetch_step(_fetch_spec(body.handle)).output
+        source = fetch_step(_fetch_spec(body.handle), workspace=server.workspace).output
     else:
         raise ApiError(400, "choose a file to upload or type a handle", param="upload_id")
-    result = prepare_step([source])
+    result = prepare_step([source], workspace=server.workspace)
     return _dataset_view(server, result.output, result.to_json())
 
 
@@ -163,7 +163,7 @@ def _dataset_dir(server, name: str) -> Path:
         raise ApiError(
             400, "a dataset name has letters, digits and . _ @ + - only", param="dataset"
         )
-    path = server.workspace / name / "data"
+    path = server.workspace.handle_dir(name) / "data"
     if not (path / "manifest.json").is_file():
         raise ApiError(404, f"no dataset {name!r} in the workspace", param="dataset")
     return path
@@ -283,5 +283,7 @@ async def make_preview(name: str, body: PreviewRequest, request: Request) -> dic
     from tweettwin.preview import render_preview_for_model
 
     entry = _model(_server(request), name)
-    await run_in_threadpool(render_preview_for_model, entry.path, body.text)
+    await run_in_threadpool(
+        render_preview_for_model, entry.path, body.text, workspace=_server(request).workspace
+    )
     return {"url": f"/models/{entry.id}/preview.png"}

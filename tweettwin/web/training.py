@@ -21,7 +21,9 @@ Emit = Callable[[dict], None]
 PROMPT = "My dream is"
 
 
-def run_training(dataset_dir, model_dir, options: dict, emit: Emit, stop: threading.Event):
+def run_training(
+    workspace, dataset_dir, model_dir, options: dict, emit: Emit, stop: threading.Event
+):
     from tweettwin import pipeline
     from tweettwin.errors import require
     from tweettwin.train_config import TrainConfig
@@ -35,10 +37,12 @@ def run_training(dataset_dir, model_dir, options: dict, emit: Emit, stop: thread
             if stop.is_set():
                 raise KeyboardInterrupt
 
-        result = pipeline.train_step(dataset_dir, model_dir, config, on_event=on_event)
+        result = pipeline.train_step(
+            dataset_dir, model_dir, config, on_event=on_event, workspace=workspace
+        )
     else:
-        result = _train_today(dataset_dir, model_dir, config, emit, stop)
-    _card(Path(model_dir), config.seed)
+        result = _train_today(workspace, dataset_dir, model_dir, config, emit, stop)
+    _card(workspace, Path(model_dir), config.seed)
     return result
 
 
@@ -61,7 +65,7 @@ def _translate(event, emit: Emit) -> None:
         emit({"kind": "eval", "step": event.step, "val_loss": event.val_loss})
 
 
-def _train_today(dataset_dir, model_dir, config, emit: Emit, stop: threading.Event):
+def _train_today(workspace, dataset_dir, model_dir, config, emit: Emit, stop: threading.Event):
     """``pipeline.train_step`` with events and a stop flag (delete when on_event lands)."""
     from tweettwin.ml.train import train
     from tweettwin.model_folder import weights_hash
@@ -94,7 +98,7 @@ def _train_today(dataset_dir, model_dir, config, emit: Emit, stop: threading.Eve
         if stop.is_set():
             raise KeyboardInterrupt
 
-    with start_run("train", config.to_dict()) as run:
+    with start_run("train", config.to_dict(), workspace=workspace) as run:
         run.use_dataset(dataset_dir)
         result = train(
             dataset_dir, model_dir, config, tracker=Tee(), progress=False, on_step=on_step
@@ -112,10 +116,11 @@ def _train_today(dataset_dir, model_dir, config, emit: Emit, stop: threading.Eve
     return result
 
 
-def _card(model_dir: Path, seed: int) -> None:
+def _card(workspace, model_dir: Path, seed: int) -> None:
     """Ten sample posts and the card with the first one as its picture, as ``make`` does."""
     from tweettwin.card import write_card
     from tweettwin.make import write_samples
 
     samples = write_samples(model_dir, PROMPT, 10, seed=seed)
-    write_card(model_dir, preview_text=samples.posts[0] if samples.posts else None)
+    first = samples.posts[0] if samples.posts else None
+    write_card(model_dir, preview_text=first, workspace=workspace)
