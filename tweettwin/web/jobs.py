@@ -21,7 +21,7 @@ from tweettwin.web.errors import ApiError
 from tweettwin.web.training import run_training
 
 JOBS_DIR = "serve-jobs"
-TERMINAL = ("completed", "failed", "interrupted")
+SAVE_EVERY_S = 5.0
 
 
 @dataclass
@@ -63,6 +63,7 @@ class Jobs:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._saved_at = 0.0
         self._load()
 
     # -- persistence ---------------------------------------------------------------------
@@ -146,6 +147,9 @@ class Jobs:
 
     def _emit(self, job: Job, event: dict) -> None:
         job.events.append(event)
+        if time.time() - self._saved_at > SAVE_EVERY_S:  # a restart keeps the chart so far
+            self._saved_at = time.time()
+            self._save(job)
 
     def _run(self, job: Job) -> None:
         from tweettwin.errors import TweettwinError
