@@ -169,3 +169,15 @@ def test_page_errors_are_plain_words(client):
     r = client.post("/api/uploads?filename=a.csv", content=b"not,a\ndataset")
     r = client.post("/api/datasets", json={"upload_id": r.json()["upload_id"]})
     assert r.status_code == 400 and "Traceback" not in r.text
+
+
+def test_stopping_the_server_checkpoints_a_running_job(tmp_path, train_defaults):
+    with TestClient(_app(tmp_path, train_defaults), base_url="http://127.0.0.1") as c:
+        d = _dataset(c)
+        job = c.post("/api/jobs", json={"dataset": d["dataset"], "max_steps": 100000}).json()
+        _wait(c, job["id"], lambda j: any(e["kind"] == "step" for e in j["events"]))
+    # leaving the block shut the app down: the job stopped at a step and kept a checkpoint
+    with TestClient(_app(tmp_path, train_defaults), base_url="http://127.0.0.1") as c:
+        again = c.get(f"/api/jobs/{job['id']}").json()
+    assert again["status"] == "interrupted" and again["resumable"], again
+    assert any(e["kind"] == "step" for e in again["events"])

@@ -64,6 +64,7 @@ class Jobs:
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._saved_at = 0.0
+        self._thread: threading.Thread | None = None
         self._load()
 
     # -- persistence ---------------------------------------------------------------------
@@ -127,7 +128,10 @@ class Jobs:
             self._stop.clear()
             self.current = self._jobs[job.id] = job
             self._save(job)
-        threading.Thread(target=self._run, args=(job,), name="tweettwin-train", daemon=True).start()
+        self._thread = threading.Thread(
+            target=self._run, args=(job,), name="tweettwin-train", daemon=True
+        )
+        self._thread.start()
         return job
 
     def resume(self, job_id: str) -> Job:
@@ -176,5 +180,8 @@ class Jobs:
         self._emit(job, {"kind": "status", "status": job.status, "error": job.error})
         self._save(job)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_s: float = 60) -> None:
+        """Stop a running job at its next step; it saves a checkpoint and is resumable."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(wait_s)
