@@ -6,7 +6,8 @@ import html
 from pathlib import Path
 
 STYLE = (
-    "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}"
+    "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;"
+    "overflow-wrap:anywhere}"
     "img{max-width:100%;height:auto}table{border-collapse:collapse;display:block;overflow-x:auto}"
     "code{overflow-wrap:anywhere}"
     "td,th{border:1px solid #ccc;padding:.2rem .5rem}pre{overflow:auto;background:#f5f5f5}"
