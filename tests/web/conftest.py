@@ -23,16 +23,12 @@ def tiny_base(tmp_path_factory):
 @pytest.fixture(scope="session")
 def twin_dir(tmp_path_factory, tiny_base):
     """A tweettwin model folder (training.json, novelty index) from a few training steps."""
-    from tweettwin.ml.train import train
+    from tweettwin.pipeline import train_step
 
     root = tmp_path_factory.mktemp("twin")
     write_dataset(root / "data", synthetic_posts())
-    train(
-        root / "data",
-        root / "tiny" / "model",
-        tiny_train_config(tiny_base, max_steps=4),
-        progress=False,
-    )
+    config = tiny_train_config(tiny_base, max_steps=4)
+    train_step(root / "data", root / "tiny" / "model", config, workspace=root / "ws")
     return root / "tiny" / "model"
 
 
