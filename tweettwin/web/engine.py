@@ -4,14 +4,15 @@
     out = engine.complete(Request(prompt="My dream is", n=3, max_tokens=40, seed=1))
     out.choices[0].text, out.dropped, out.prompt_tokens
 
-An adapter over today's ``Twin.generate`` (whole posts); when ``Twin.stream`` and
-``GenerateOptions`` land, only this module changes. Posts start with the prompt, as in training;
-a completion is the text after it (``echo`` puts the prompt back).
+With ``Twin.stream`` (branch gen) each post is handed on as its sample ends; with today's
+``Twin.generate`` all of them when the last one is done. Posts start with the prompt, as in
+training; a completion is the text after it (``echo`` puts the prompt back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tweettwin.errors import ConfigError
@@ -57,6 +58,9 @@ class Output:
         return sum(c.tokens for c in self.choices)
 
 
+OnChoice = Callable[[int, Choice], None]
+
+
 class Engine:
     """A loaded twin behind the API (not thread-safe: the server runs one call at a time)."""
 
@@ -79,7 +83,9 @@ class Engine:
             raise ConfigError(f"prompt token ids must be in [0, {vocab}); got {bad[0]}")
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
-    def complete(self, req: Request) -> Output:
+    def complete(self, req: Request, on_choice: OnChoice | None = None) -> Output:
+        """Sample ``req.n`` posts; ``on_choice(k, choice)`` hears each as soon as it is ready
+        (as each post ends with ``Twin.stream``; all at the end with a twin without it)."""
         from tweettwin.ml.twin import tidy
 
         if req.prompt_ids is not None:
@@ -88,30 +94,59 @@ class Engine:
         # token-id prompts are scored exactly as sent (lm-evaluation-harness counts on that)
         prompt_ids = list(req.prompt_ids) if req.prompt_ids is not None else self.encode(prompt)
         self._check_length(len(prompt_ids), req.max_tokens)
+        on_choice = on_choice or (lambda k, choice: None)
+        prompt_tokens = len(prompt_ids) + 1  # the separator that starts every post is read too
         if req.max_tokens == 0:  # scoring only (echo + logprobs): nothing is sampled
             choices = [Choice(prompt, prompt, "", "length", 0) for _ in range(req.n)]
-            return self._finish(req, prompt_ids, choices, Output(choices, len(prompt_ids) + 1, 0))
-        result = self.twin.generate(
-            prompt or None,
-            req.n,
-            temperature=req.temperature,
-            top_p=req.top_p,
-            top_k=req.top_k,
-            max_new_tokens=req.max_tokens,
-            seed=req.seed,
-            novelty=req.novelty_guard,
-        )
+            for k, c in enumerate(choices):
+                on_choice(k, self._finish(req, prompt_ids, c))
+            return Output(choices, prompt_tokens, 0)
+        if hasattr(self.twin, "stream"):
+            return self._streamed(req, prompt, prompt_ids, on_choice)
+        result = self.twin.generate(prompt or None, req.n, **self._sampling(req))
         limit = req.max_tokens or result.settings.get("max_new_tokens") or 0
-        choices = [self._choice(post, prompt, req.stop, limit) for post in result.posts]
-        out = Output(
-            choices,
-            len(prompt_ids) + 1,  # the separator that starts every post is read too
-            result.rejected,
-            result.empty,
-            result.seconds,
-            result.settings,
+        choices = []
+        for k, post in enumerate(result.posts):
+            choices.append(
+                self._finish(req, prompt_ids, self._choice(post, prompt, req.stop, limit))
+            )
+            on_choice(k, choices[-1])
+        return Output(
+            choices, prompt_tokens, result.rejected, result.empty, result.seconds, result.settings
         )
-        return self._finish(req, prompt_ids, choices, out)
+
+    @staticmethod
+    def _sampling(req: Request) -> dict:
+        return {
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "top_k": req.top_k,
+            "max_new_tokens": req.max_tokens,
+            "seed": req.seed,
+            "novelty": req.novelty_guard,
+        }
+
+    def _streamed(self, req: Request, prompt: str, prompt_ids, on_choice: OnChoice) -> Output:
+        """``Twin.stream`` (branch gen): each kept post as its sample ends."""
+        from tweettwin.generate_options import PostEvent
+
+        started = time.perf_counter()
+        limit = req.max_tokens or self.twin.defaults.max_new_tokens
+        choices: list[Choice] = []
+        dropped = empty = 0
+        for event in self.twin.stream(prompt or None, req.n, **self._sampling(req)):
+            if not isinstance(event, PostEvent):
+                continue
+            if event.kept:
+                choice = self._choice(event.text, prompt, req.stop, limit)
+                if choice.finish_reason == "length" and event.tokens < limit:
+                    choice.finish_reason = "stop"  # re-encoding counted differently: it ended
+                choices.append(self._finish(req, prompt_ids, choice))
+                on_choice(len(choices) - 1, choices[-1])
+            dropped += event.reason == "copy"
+            empty += event.reason == "empty"
+        seconds = round(time.perf_counter() - started, 3)
+        return Output(choices, len(prompt_ids) + 1, dropped, empty, seconds)
 
     def _check_length(self, prompt_tokens: int, max_tokens: int | None) -> None:
         room = self.max_positions - 1 - prompt_tokens
@@ -130,13 +165,12 @@ class Engine:
         reason = "stop" if cut >= 0 or not limit or tokens < limit else "length"
         return Choice(completion, prompt + completion, completion, reason, tokens)
 
-    def _finish(self, req: Request, prompt_ids, choices: list[Choice], out: Output) -> Output:
-        for c in choices:
-            if req.echo:
-                c.text = c.post
-            if req.logprobs is not None:
-                c.logprobs = self.logprobs(prompt_ids if req.echo else [], c, req.logprobs)
-        return out
+    def _finish(self, req: Request, prompt_ids, c: Choice) -> Choice:
+        if req.echo:
+            c.text = c.post
+        if req.logprobs is not None:
+            c.logprobs = self.logprobs(prompt_ids if req.echo else [], c, req.logprobs)
+        return c
 
     def logprobs(self, prompt_ids: list[int], choice: Choice, top: int) -> dict:
         """OpenAI's legacy ``logprobs`` object for the (echoed prompt +) completion tokens."""

@@ -11,6 +11,7 @@ last user message is the start of the post, and the reply is the whole post.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tweettwin.web import engine as eng
 from tweettwin.web.errors import ApiError, from_exception
-from tweettwin.web.openai_responses import response_body, stream_chunks
+from tweettwin.web.openai_responses import choice_chunks, final_chunk, response_body
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 MAX_SEED = 2**53
@@ -317,7 +318,7 @@ async def chat_completions(body: ChatRequest, request: Request):
     return await _respond(server, entry, [req], body, chat=True)
 
 
-def _generate(server, entry, reqs: list[eng.Request]) -> list[eng.Output]:
+def _engine(server, entry, reqs: list[eng.Request]):
     engine = server.pool.engine(entry)
     if any(r.novelty_guard for r in reqs) and not engine.has_novelty_index:
         raise ApiError(
@@ -326,7 +327,15 @@ def _generate(server, entry, reqs: list[eng.Request]) -> list[eng.Output]:
             'send "novelty_guard": false',
             param="novelty_guard",
         )
-    return [engine.complete(r) for r in reqs]
+    return engine
+
+
+def _generate(server, entry, reqs: list[eng.Request], put=None) -> list[eng.Output]:
+    """On the worker thread: every request's posts; ``put((i, k, choice))`` as each is ready."""
+    engine = _engine(server, entry, reqs)
+    if put is None:
+        return [engine.complete(r) for r in reqs]
+    return [engine.complete(r, lambda k, c, i=i: put((i, k, c))) for i, r in enumerate(reqs)]
 
 
 async def _respond(server, entry, reqs, body: Sampling, *, chat: bool):
@@ -339,14 +348,27 @@ async def _respond(server, entry, reqs, body: Sampling, *, chat: bool):
     usage = bool(body.stream_options and body.stream_options.include_usage)
 
     async def events():
+        loop, ready = asyncio.get_running_loop(), asyncio.Queue()
+
+        def put(item) -> None:  # called on the worker thread
+            loop.call_soon_threadsafe(ready.put_nowait, item)
+
+        task = asyncio.ensure_future(server.queue.run(_generate, server, entry, reqs, put))
+        task.add_done_callback(lambda _: ready.put_nowait(None))
         try:
-            outputs = await server.queue.run(_generate, server, entry, reqs)
-            for chunk in stream_chunks(head, outputs, body, chat, usage):
-                yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+            while (item := await ready.get()) is not None:
+                i, k, choice = item
+                for chunk in choice_chunks(head, i * body.n + k, choice, chat, usage):
+                    yield _sse(chunk)
+            yield _sse(final_chunk(head, task.result(), body, chat, usage))
         except Exception as ex:  # the status line is gone: the error travels as an event
-            yield f"data: {json.dumps(from_exception(ex).body())}\n\n"
+            yield _sse(from_exception(ex).body())
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
+
+
+def _sse(data: dict) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"

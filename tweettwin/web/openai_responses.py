@@ -55,27 +55,37 @@ def response_body(head: dict, outputs, body, chat: bool) -> dict:
     }
 
 
-def stream_chunks(head: dict, outputs, body, chat: bool, usage: bool):
-    """One chunk per post (whole posts: Twin.generate is not incremental yet), then usage."""
-    obj = "chat.completion.chunk" if chat else "text_completion"
+def choice_chunks(head: dict, index: int, c: eng.Choice, chat: bool, usage: bool) -> list[dict]:
+    """The chunks of one finished post (a chat post opens with the assistant role)."""
     extra = {"usage": None} if usage else {}
-    for i, c in flat(outputs, body.n):
-        if chat:
-            for delta, reason in (
-                ({"role": "assistant", "content": ""}, None),
-                ({"content": c.post}, c.finish_reason),
-            ):
-                choice = {"index": i, "delta": delta, "logprobs": None, "finish_reason": reason}
-                yield {**head, "object": obj, "choices": [choice], **extra}
-        else:
-            choice = {
-                "index": i,
-                "text": c.text,
-                "logprobs": c.logprobs,
-                "finish_reason": c.finish_reason,
+    if chat:
+        obj = "chat.completion.chunk"
+        deltas = [
+            ({"role": "assistant", "content": ""}, None),
+            ({"content": c.post}, c.finish_reason),
+        ]
+        return [
+            {
+                **head,
+                "object": obj,
+                **extra,
+                "choices": [{"index": index, "delta": d, "logprobs": None, "finish_reason": r}],
             }
-            yield {**head, "object": obj, "choices": [choice], **extra}
+            for d, r in deltas
+        ]
+    choice = {
+        "index": index,
+        "text": c.text,
+        "logprobs": c.logprobs,
+        "finish_reason": c.finish_reason,
+    }
+    return [{**head, "object": "text_completion", "choices": [choice], **extra}]
+
+
+def final_chunk(head: dict, outputs, body, chat: bool, usage: bool) -> dict:
+    """The last chunk: no choices, the novelty count, and the usage when asked for."""
+    obj = "chat.completion.chunk" if chat else "text_completion"
     last = {"novelty": novelty_of(outputs, body)}
     if usage:
         last["usage"] = usage_of(outputs)
-    yield {**head, "object": obj, "choices": [], **last}
+    return {**head, "object": obj, "choices": [], **last}
