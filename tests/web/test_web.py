@@ -181,3 +181,21 @@ def test_stopping_the_server_checkpoints_a_running_job(tmp_path, train_defaults)
         again = c.get(f"/api/jobs/{job['id']}").json()
     assert again["status"] == "interrupted" and again["resumable"], again
     assert any(e["kind"] == "step" for e in again["events"])
+
+
+@pytest.mark.parametrize(
+    "typed, spec",
+    [
+        ("@odile@bakers.social", "mastodon:@odile@bakers.social"),
+        ("odile@bakers.social", "mastodon:@odile@bakers.social"),
+        ("odile.bsky.social", "bluesky:odile.bsky.social"),
+        ("@odile.bsky.social", "bluesky:odile.bsky.social"),
+        ("mastodon:@odile@bakers.social", "mastodon:@odile@bakers.social"),
+    ],
+)
+def test_a_typed_handle_becomes_a_fetch_spec(typed, spec):
+    from tweettwin.fetch import parse_spec
+    from tweettwin.web.pages import _fetch_spec
+
+    assert _fetch_spec(typed) == spec
+    parse_spec(spec)  # and the fetcher accepts it
