@@ -75,6 +75,10 @@ def test_the_whole_flow_in_chromium(server, shots):
             "document.querySelector('#job-status').textContent.startsWith('Done')", timeout=300_000
         )
         assert page.locator("#chart circle").count() >= 1  # validation points
+        done, total = page.inner_text("#stat-step").split(" / ")  # step of the planned steps
+        assert done == total and int(total) > 1
+        assert float(page.inner_text("#stat-tps").replace(",", "")) > 0
+        assert page.inner_text("#stat-eta") == "0 s"
         shots(page, "04-trained")
 
         page.wait_for_selector("#use-form", state="visible")

@@ -12,6 +12,7 @@ Events: ``{"kind": "step", "step", "total_steps", "loss", "tokens_per_s", "eta_s
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -71,26 +72,26 @@ def _train_today(workspace, dataset_dir, model_dir, config, emit: Emit, stop: th
     from tweettwin.model_folder import weights_hash
     from tweettwin.tracking import start_run
 
-    started = time.perf_counter()
     per_step = config.batch_size * config.block_size
+    mark: list = []  # (time, step) of the first event: model loading is not a training step
 
     class Tee:
         def log_metrics(self, metrics: dict, step: int) -> None:
             run.log_metrics(metrics, step)
+            now = time.perf_counter()
+            mark[:] = mark or [now, step]
             if "train_loss" in metrics:
-                elapsed = time.perf_counter() - started
-                total = config.max_steps
-                eta = (total - step) * elapsed / step if total and step else None
-                emit(
-                    {
-                        "kind": "step",
-                        "step": step,
-                        "total_steps": total,
-                        "loss": metrics["train_loss"],
-                        "tokens_per_s": per_step * step / elapsed,
-                        "eta_s": eta,
-                    }
-                )
+                per_s = (step - mark[1]) / (now - mark[0]) if step > mark[1] else 0.0
+                total = config.max_steps or _planned(step, metrics.get("epoch"), config.epochs)
+                event = {
+                    "kind": "step",
+                    "step": step,
+                    "total_steps": total,
+                    "loss": metrics["train_loss"],
+                    "tokens_per_s": per_step * per_s,
+                    "eta_s": (total - step) / per_s if total and per_s else None,
+                }
+                emit(event)
             if "val_loss" in metrics:
                 emit({"kind": "eval", "step": step, "val_loss": metrics["val_loss"]})
 
@@ -114,6 +115,13 @@ def _train_today(workspace, dataset_dir, model_dir, config, emit: Emit, stop: th
         run.finish(outputs={"model_dir": str(model_dir)})
     result.run_id = run.id
     return result
+
+
+def _planned(step: int, epoch: float | None, epochs: float) -> int | None:
+    """Planned steps from the epoch a step reached (``epoch = step / steps_per_epoch``)."""
+    if not epoch:
+        return None
+    return max(1, math.ceil(epochs * round(step / epoch)))
 
 
 def _card(workspace, model_dir: Path, seed: int) -> None:
