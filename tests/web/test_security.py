@@ -68,6 +68,13 @@ def test_localhost_checks_the_host_header(client):
         assert r.status_code == 403 and r.json()["error"]["code"] == "host_not_allowed", host
 
 
+def test_localhost_refuses_other_sites_pages(client):
+    evil = client.post("/api/uploads", content=b"x", headers={"origin": "https://evil.example"})
+    assert evil.status_code == 403 and evil.json()["error"]["code"] == "origin_not_allowed"
+    ok = client.get("/v1/models", headers={"origin": "http://127.0.0.1:8000"})
+    assert ok.status_code == 200
+
+
 def test_uploads_are_capped_and_stored_under_random_names(twin_dir, tmp_path):
     app = create_app([twin_dir], workspace=tmp_path / "ws", limits=Limits(max_upload=1000))
     with TestClient(app, base_url="http://127.0.0.1") as c:

@@ -1,5 +1,6 @@
 """Who may talk to the server: an API key on every route but ``/health`` (constant-time check),
-a Host-header allow-list when bound to localhost (DNS rebinding), and a cap on request bodies.
+a Host-header allow-list when bound to localhost (DNS rebinding) with the same check on a
+browser's ``Origin`` (another site's page cannot drive it), and a cap on request bodies.
 
 It is plain ASGI middleware, so streamed responses pass through untouched. A browser gets the
 key once as ``/?key=KEY``: the server answers with an HttpOnly cookie and a redirect without it.
@@ -11,7 +12,7 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tweettwin.web.errors import ApiError
 
@@ -91,6 +92,13 @@ class GuardMiddleware:
                 f"{headers.get('host', '')!r}); bind another --host with an --api-key to serve "
                 "other names",
                 code="host_not_allowed",
+            )
+        origin = headers.get("origin")
+        if g.check_host and origin and not is_local(_host_name(urlsplit(origin).netloc)):
+            return ApiError(  # another web site's page calling this local server
+                403,
+                f"requests from {origin} are refused: open the page from this server",
+                code="origin_not_allowed",
             )
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > g.max_body:
