@@ -24,6 +24,7 @@ from pathlib import Path
 from tweettwin.web.errors import ApiError
 
 _UNSAFE = re.compile(r"[^\w.@+-]+")
+CATALOG_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class ModelPool:
         self.loader = loader
         self._loaded: OrderedDict[tuple[str, Path, int], object] = OrderedDict()
         self._lock = threading.Lock()
+        self._recent: tuple[dict[str, ModelEntry], float] = ({}, 0.0)
 
     def catalog(self) -> dict[str, ModelEntry]:
         """Name -> entry, read afresh (a model trained a moment ago is listed at once)."""
@@ -101,7 +103,13 @@ class ModelPool:
         return list_runs(workspace=self.workspace, kind="train", status="completed")
 
     def entry(self, name: str) -> ModelEntry:
-        found = self.catalog().get(name)
+        """The model called ``name``; a recent listing serves the hot path (no registry read per
+        request), an unknown name always reads the registry again."""
+        cached, at = self._recent
+        found = cached.get(name) if time.monotonic() - at < CATALOG_TTL_S else None
+        if found is None:
+            self._recent = (self.catalog(), time.monotonic())
+            found = self._recent[0].get(name)
         if found is None:
             raise ApiError(
                 404,
