@@ -199,3 +199,17 @@ def test_a_typed_handle_becomes_a_fetch_spec(typed, spec):
 
     assert _fetch_spec(typed) == spec
     parse_spec(spec)  # and the fetcher accepts it
+
+
+def test_a_typed_handle_is_fetched_and_read(tmp_path, train_defaults):
+    from tests.fake_servers import FakeMastodon, quiet_client
+
+    with FakeMastodon(statuses=250) as fake:
+        options = {"api_base": fake.url, "client": quiet_client()}
+        app = create_app(workspace=tmp_path / "ws", fetch_options=options)
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            r = c.post("/api/datasets", json={"handle": "@alice@social.example"})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert [a["handle"] for a in d["authors"]] == ["alice@social.example"]
+    assert d["authors"][0]["downloaded"] == 250 and d["posts"]

@@ -41,6 +41,7 @@ class Server:
     limits: Limits
     jobs: object = None  # tweettwin.web.jobs.Jobs
     train_defaults: dict = field(default_factory=dict)
+    fetch_options: dict = field(default_factory=dict)  # for fetch_step: api_base, client...
 
 
 def create_app(
@@ -52,12 +53,15 @@ def create_app(
     limits: Limits | None = None,
     max_loaded: int = 2,
     train_defaults: dict | None = None,
+    fetch_options: dict | None = None,
 ) -> FastAPI:
     """The app for ``models`` (a ModelPool, or MODEL_DIRs besides the workspace's registry).
 
     ``local_only``: bound to a loopback address, so only Host headers naming localhost pass.
     Any other bind must give ``api_key`` (``tweettwin serve`` refuses to start without one).
     ``train_defaults``: TrainConfig fields for jobs started from the page (e.g. a base model).
+    ``fetch_options``: options of ``fetch_step`` for handles typed in the page (``api_base`` for
+    a mirror or a test server, ``client``).
     """
     from tweettwin.web import openai_api, pages
     from tweettwin.web.jobs import Jobs
@@ -69,6 +73,7 @@ def create_app(
     pool = models if isinstance(models, ModelPool) else ModelPool(ws, models, max_loaded=max_loaded)
     server = Server(ws, pool, WorkQueue(limits.queue_size), limits)
     server.train_defaults = dict(train_defaults or {})
+    server.fetch_options = dict(fetch_options or {})
     server.jobs = Jobs(ws, server.train_defaults)
 
     @contextlib.asynccontextmanager

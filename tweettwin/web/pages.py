@@ -117,7 +117,8 @@ def _prepare(server, body: DatasetRequest) -> dict:
         if not source.is_file():
             raise ApiError(404, "that upload is gone: upload the file again", param="upload_id")
     elif body.handle:
-        source = fetch_step(_fetch_spec(body.handle), workspace=server.workspace).output
+        spec = _fetch_spec(body.handle)
+        source = fetch_step(spec, workspace=server.workspace, **server.fetch_options).output
     else:
         raise ApiError(400, "choose a file to upload or type a handle", param="upload_id")
     result = prepare_step([source], workspace=server.workspace)
