@@ -94,5 +94,6 @@ from tweettwin.cli import (  # noqa: E402, F401
     prepare,
     push,
     runs,
+    serve,
     train,
 )

@@ -1,0 +1,121 @@
+"""The whole page in a real browser (Debian's chromium driven by Playwright), phone-sized, on a
+tiny base model: upload an archive, read the table, train with live progress, reload mid-job,
+write posts, share link, use one as the preview picture, open the card. Screenshots go to
+$TWEETTWIN_SCREENSHOTS (default: the test's temp folder)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.web.serving import start_server
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARCHIVE = Path(__file__).parents[2] / "examples" / "sample-archive.zip"
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("TWEETTWIN_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda page, name: page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def server(tiny_base, tmp_path):
+    proc, url = start_server(["--base-model", str(tiny_base)], tmp_path / "ws")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_the_whole_flow_in_chromium(server, shots):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+        page.goto(server)
+        assert page.locator("#no-models").is_visible()
+        page.click("#upload")  # no file chosen: an error in plain words
+        assert "Choose a file first" in page.inner_text("#error")
+        shots(page, "01-start-error")
+
+        page.set_input_files("#file", str(ARCHIVE))
+        page.click("#upload")
+        page.wait_for_selector("#dataset", state="visible", timeout=60_000)
+        assert page.locator("#error").is_hidden()
+        assert page.locator("#authors tbody tr").count() == 1
+        assert page.locator("#sample-posts li").count() == 5
+        shots(page, "02-dataset")
+        assert fits(page)
+
+        page.click("#train")
+        page.wait_for_function(
+            "document.querySelector('#stat-step').textContent !== '–'", timeout=120_000
+        )
+        assert page.locator("#chart polyline").count() == 2
+        shots(page, "03-training")
+        page.reload()  # the same job comes back
+        page.wait_for_selector("#job", state="visible")
+        page.wait_for_function(
+            "document.querySelector('#job-status').textContent.startsWith('Done')", timeout=300_000
+        )
+        assert page.locator("#chart circle").count() >= 1  # validation points
+        done, total = page.inner_text("#stat-step").split(" / ")  # step of the planned steps
+        assert done == total and int(total) > 1
+        assert float(page.inner_text("#stat-tps").replace(",", "")) > 0
+        assert page.inner_text("#stat-eta") == "0 s"
+        shots(page, "04-trained")
+
+        page.wait_for_selector("#use-form", state="visible")
+        page.click("#generate")
+        page.wait_for_selector("#generated li", timeout=120_000)
+        posts = page.locator("#generated li")
+        assert 1 <= posts.count() <= 10
+        first = posts.nth(0).locator(".text").inner_text()
+        assert first.startswith("My dream is")
+        share = posts.nth(0).locator(".share").get_attribute("href")
+        assert share.startswith("https://twitter.com/intent/tweet?text=")
+        assert "AI-generated" in sync_api_unquote(share)
+        shots(page, "05-posts")
+
+        posts.nth(0).locator(".use-preview").click()
+        page.wait_for_function(
+            "document.querySelector('#preview').naturalWidth > 0", timeout=60_000
+        )
+        assert page.locator("#preview-box").is_visible()
+        shots(page, "06-preview")
+        assert fits(page), "the page is wider than a phone screen"
+
+        with page.expect_popup() as popup:
+            page.click("#card-link")
+        card = popup.value
+        card.wait_for_load_state()
+        assert card.locator("h1").count() >= 1 and "---" not in card.inner_text("body")[:20]
+        shots(card, "07-card")
+        assert fits(card), "the card is wider than a phone screen"
+        browser.close()
+
+
+def sync_api_unquote(url: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(url)
+
+
+def fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
