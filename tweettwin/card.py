@@ -174,8 +174,11 @@ def card_context(
     repo_id: str | None = None,
     model_path: str | None = None,
     thumbnail: str | None = None,
+    evaluation: Mapping | None = None,
 ) -> dict:
-    """Template values from the training record and manifest (no file access)."""
+    """Template values from the training record, manifest and eval.json (no file access)."""
+    from tweettwin.evaluate.card import eval_summary
+
     if not isinstance(training, TrainingRecord):
         training = TrainingRecord.from_dict(training)
     config = training.hyperparameters
@@ -238,21 +241,25 @@ def card_context(
         "thumbnail_path": PREVIEW_FILE if thumbnail else None,
         "language": _languages(manifest),
         "tool_version": __version__,
+        "evaluation": eval_summary(evaluation),
+        "eval_raw": evaluation,
     }
 
 
 def _card_data(ctx: Mapping, method: str) -> Any:
     from huggingface_hub import EvalResult, ModelCardData
 
+    from tweettwin.evaluate.card import eval_results
+
     evals = []
     best = next((r for r in ctx["results"] if r["label"] == "This model"), None)
+    common = {
+        "task_type": "text-generation",
+        "dataset_type": "posts",
+        "dataset_name": f"{ctx['handles']} posts (held-out split)",
+        "dataset_split": "validation",
+    }
     if best:
-        common = {
-            "task_type": "text-generation",
-            "dataset_type": "posts",
-            "dataset_name": f"{ctx['handles']} posts (held-out split)",
-            "dataset_split": "validation",
-        }
         if best["raw_loss"] is not None:
             evals.append(
                 EvalResult(
@@ -270,6 +277,7 @@ def _card_data(ctx: Mapping, method: str) -> Any:
                 **common,
             )
         )
+    evals += eval_results(ctx.get("eval_raw"), common)
     tags = [
         "tweettwin",
         "text-generation",
@@ -331,7 +339,8 @@ def _final_path(model_dir: Path) -> Path:
 def render_card(model_dir: str | os.PathLike, *, repo_id: str | None = None) -> str:
     """README.md text for a model folder (training.json, dataset_manifest.json, samples.json)."""
     model_dir = Path(model_dir)
-    training, manifest, samples = read_model_folder(model_dir)
+    folder = model_folder.read_model_folder(model_dir)
+    training, manifest, samples = folder.training, folder.manifest, folder.samples
     thumbnail = None
     if (model_dir / PREVIEW_FILE).exists():
         thumbnail = (
@@ -346,6 +355,7 @@ def render_card(model_dir: str | os.PathLike, *, repo_id: str | None = None) -> 
         repo_id=repo_id,
         model_path=str(_final_path(model_dir)),
         thumbnail=thumbnail,
+        evaluation=folder.evaluation,
     )
 
 

@@ -4,7 +4,8 @@ A model folder written by ``tweettwin train`` / ``make`` holds the Hugging Face 
 (``config.json``, ``*.safetensors``, tokenizer files, ``generation_config.json``) plus tweettwin's
 own: ``training.json`` (a :class:`TrainingRecord`), ``dataset_manifest.json`` (a copy of the
 dataset's manifest, see ``dataset.py``), ``novelty.json`` (the copy guard's index), and optionally
-``samples.json``, ``preview.png`` and ``README.md`` (the card). Every reader goes through
+``samples.json``, ``preview.png``, ``README.md`` (the card), ``eval.json`` and ``report.html``
+(written by ``tweettwin eval``). Every reader goes through
 :func:`read_model_folder` / :class:`TrainingRecord`, so a key is named once; ``weights_hash`` is the
 one definition of a folder's identity (the train run's lineage and a base model's hash agree).
 """
@@ -28,6 +29,8 @@ PREVIEW_PNG = "preview.png"
 CARD = "README.md"
 CONFIG_JSON = "config.json"
 GENERATION_CONFIG = "generation_config.json"
+EVAL_JSON = "eval.json"  # written by `tweettwin eval`, with REPORT_HTML beside it
+REPORT_HTML = "report.html"
 
 TRAINING_FORMAT = "tweettwin-training"
 TRAINING_FORMAT_VERSION = 1
@@ -214,6 +217,7 @@ class ModelFolder:
     training: TrainingRecord
     manifest: dict
     samples: dict | list | None = None
+    evaluation: dict | None = None  # eval.json
 
     @property
     def has_card(self) -> bool:
@@ -234,4 +238,5 @@ def read_model_folder(model_dir: str | os.PathLike, *, need_manifest: bool = Tru
         path / DATASET_MANIFEST, missing_ok=not need_manifest, what="dataset manifest"
     )
     samples = read_json(path / SAMPLES_JSON, missing_ok=True, what="samples file")
-    return ModelFolder(path, training, manifest or {}, samples)
+    evaluation = read_json_object(path / EVAL_JSON, missing_ok=True, what="eval result")
+    return ModelFolder(path, training, manifest or {}, samples, evaluation)

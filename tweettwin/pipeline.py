@@ -153,3 +153,74 @@ def train_step(
 def is_main_process() -> bool:
     """Rank 0, or no DDP at all: the process that writes records and reports metrics."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def eval_step(
+    model_dir: str | os.PathLike,
+    dataset: str | os.PathLike | None = None,
+    *,
+    samples: int = 200,
+    seed: int = 0,
+    embedding: str | None = None,
+    report_to: Sequence[str] | str = (),
+    progress=None,
+    on_warning=None,
+) -> dict:
+    """``eval`` recorded as an "eval" run: scores a model folder against its held-out posts.
+
+    Writes ``eval.json`` and ``report.html`` into the model folder (each atomically) and
+    re-renders the card if there is one. Inputs are checked first (one error, nothing written);
+    ``on_warning(text)`` hears about a dataset that is not the model's or a small validation
+    split. ``progress(k)`` is called as samples come in. Returns the eval.json object.
+    """
+    import json
+
+    from tweettwin.errors import require
+
+    require("torch", "Evaluating a model", "ml")
+    require("sklearn", "Evaluating a model", "eval")
+    from tweettwin.atomic import write_text
+    from tweettwin.evaluate.core import check_inputs
+    from tweettwin.evaluate.embed import DEFAULT
+    from tweettwin.evaluate.model import evaluate
+    from tweettwin.evaluate.report import render_report
+    from tweettwin.model_folder import EVAL_JSON, REPORT_HTML, weights_hash
+    from tweettwin.tracking import start_run
+
+    inputs = check_inputs(model_dir, dataset)
+    for warning in inputs.warnings:
+        if on_warning:
+            on_warning(warning)
+    embedding = embedding or DEFAULT
+    config = {
+        "model_dir": str(model_dir),
+        "dataset": str(inputs.dataset_dir),
+        "samples": samples,
+        "seed": seed,
+        "embedding": embedding,
+    }
+    with start_run("eval", config, report_to=report_to) as run:
+        run.use_dataset(inputs.dataset_dir)
+        run.log_artifact(model_dir, "model", weights_hash(model_dir))
+        result = evaluate(
+            inputs, samples=samples, seed=seed, embedding=embedding, progress=progress
+        )
+        result["run_id"] = run.id
+        numbers = {
+            k: v
+            for k, v in result.items()
+            if isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and k not in ("format_version", "seed")
+        }
+        run.log_metrics(numbers, step=0)
+        folder = Path(model_dir)
+        write_text(folder / EVAL_JSON, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        write_text(folder / REPORT_HTML, render_report(result))
+        outputs = {"eval_json": str(folder / EVAL_JSON), "report": str(folder / REPORT_HTML)}
+        if (folder / "README.md").is_file():
+            from tweettwin.card import write_card
+
+            outputs["card"] = write_card(folder)["card"]
+        run.finish(outputs=outputs)
+    return result
