@@ -1,0 +1,149 @@
+"""eval's scores on known inputs: style features, Fréchet distance, the classifier two-sample
+test (≈0.5 for two samples of the same posts, ≈1 for random text), diversity, copies, report."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+np = pytest.importorskip("numpy")
+pytest.importorskip("sklearn")
+
+from tweettwin.evaluate import metrics, style  # noqa: E402
+from tweettwin.evaluate.core import headline, score_posts  # noqa: E402
+from tweettwin.evaluate.embed import embed_wordllama  # noqa: E402
+
+WORDS = (
+    "coffee morning garden rain bike code bug deploy friday weekend sunset tea book train city "
+    "music walk river cat dog bread mountain cloud window light night dream idea work home"
+).split()
+
+
+def posts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    openers = ["Today", "My dream is", "Honestly", "Just", "Nothing beats", "Why is"]
+    return [
+        f"{rng.choice(openers)} {' '.join(rng.sample(WORDS, rng.randint(4, 12)))}"
+        + rng.choice([".", "!", "?", " #weekend", " ☕"])
+        for _ in range(n)
+    ]
+
+
+def gibberish(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    letters = "qxzjvkwy"
+    return [
+        " ".join(
+            "".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(rng.randint(2, 20))
+        )
+        for _ in range(n)
+    ]
+
+
+def test_post_features():
+    f = style.post_features("Just shipped it! #release @odile ☕")
+    assert f["words"] == 6 and f["hashtag"] == f["mention"] == f["emoji"] == 1
+    assert f["exclamation"] == 1 and f["question"] == 0 and f["capitalised"] == 1
+    assert style.post_features("why is it raining?")["lowercase"] == 1
+    report = style.style_report(["a #b?", "c d"], ["e f g"])
+    assert report["rates"]["question"] == {
+        "label": "asks a question (?)",
+        "real": 0.5,
+        "generated": 0.0,
+    }
+    assert report["lengths"]["words"]["generated"]["mean"] == 3
+
+
+def test_frechet_distance_grows_with_the_shift():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 4)), rng.normal(size=(400, 4))
+    same = metrics.frechet_distance(a, b)
+    assert same < 0.2
+    assert 3.4 < metrics.frechet_distance(a, b + 1.0) < 4.6  # |shift|^2 = 4
+
+
+def test_classifier_auc_on_vectors():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(150, 8))
+    assert 0.35 < metrics.classifier_auc(a, rng.normal(size=(150, 8)))["auc"] < 0.65
+    shifted = metrics.classifier_auc(a, rng.normal(size=(150, 8)) + 1.5)
+    assert shifted["auc"] > 0.95 and shifted["per_class"] == 150
+
+
+@pytest.fixture(scope="module")
+def real_vs_real():
+    return score_posts(posts(150, 1), posts(150, 2), posts(300, 3), embed_wordllama, seed=0)
+
+
+def test_same_posts_are_indistinguishable(real_vs_real):
+    dist = real_vs_real["distribution"]
+    assert 0.35 < dist["classifier_auc"] < 0.65
+    assert dist["frechet_distance"] < 2 * dist["frechet_distance_real_halves"] + 0.01
+
+
+def test_random_text_is_told_apart():
+    scores = score_posts(posts(150, 1), gibberish(150, 2), posts(300, 3), embed_wordllama)
+    assert scores["distribution"]["classifier_auc"] > 0.95
+    assert scores["distribution"]["auc_embedding_only"] > 0.95
+
+
+def test_diversity():
+    assert metrics.distinct_n(["a b c", "a b d"], 1) == pytest.approx(4 / 6, abs=1e-4)
+    assert metrics.distinct_n(["a b c", "a b d"], 2) == pytest.approx(3 / 4, abs=1e-4)
+    same = ["the cat sat on the mat today"] * 5
+    assert metrics.self_bleu(same) == pytest.approx(1.0)
+    apart = [" ".join(f"w{i}x{j}" for j in range(8)) for i in range(5)]
+    assert metrics.self_bleu(apart) < 0.05
+    assert metrics.self_bleu(posts(60, 1)) < metrics.self_bleu(posts(5, 1) * 12)
+
+
+def test_copies_by_kind():
+    train = ["The quick brown fox jumps over the lazy dog today", "Short one"]
+    checker = metrics.CopyChecker(train)
+    assert checker.kind("the QUICK brown fox jumps over the lazy dog today!") == "verbatim"
+    assert checker.kind("so the quick brown fox jumps over the lazy dog again") == "run"
+    assert checker.kind("the quick brown fox naps") is None
+    summary = checker.summary(
+        ["short one", "nothing like it", "x the quick brown fox jumps over the lazy dog"]
+    )
+    assert summary["rate"] == pytest.approx(2 / 3, abs=1e-3)
+    assert (summary["verbatim"], summary["runs"], summary["of"]) == (1, 1, 3)
+
+
+def test_memorization_guarded_and_not():
+    train = posts(50, 4)
+    scores = score_posts(
+        posts(40, 1), posts(40, 2), train, embed_wordllama, unguarded=train[:10] + posts(30, 2)
+    )
+    top = headline(scores)
+    assert top["copy_rate_unguarded"] == pytest.approx(0.25, abs=0.03)
+    assert top["copy_rate"] < 0.05
+
+
+def test_report_is_self_contained(real_vs_real):
+    from tweettwin.evaluate.report import render_report
+
+    r = {
+        **real_vs_real,
+        **headline(real_vs_real),
+        "perplexity": 20.0,
+        "base_perplexity": 60.0,
+        "guard_dropped": 2,
+        "samples": 150,
+        "validation_posts": 150,
+        "seconds": 3.0,
+        "embedding": "wordllama",
+        "warnings": ["only 150 validation posts"],
+        "model": {
+            "path": "me/model",
+            "training_evals": [{"step": 0, "val_loss": 4.0}, {"step": 10, "val_loss": 3.0}],
+        },
+        "examples": {"generated": ["<b>not bold</b>"], "real": ["a real one"]},
+    }
+    page = render_report(r)
+    assert page.count("<svg") == 4  # training curve, two length histograms, style rates
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold" not in page
+    assert "<script" not in page and not re.search(r"(src|href)=['\"]?(https?:)?//", page)
+    assert "3.0× less surprising" in page and "only 150 validation posts" in page
