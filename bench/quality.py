@@ -1,0 +1,239 @@
+"""Benchmark post quality: the base model, a markovify bot, the huggingtweets recipe and
+tweettwin's default, on the same data and split, scored by `tweettwin eval`'s metrics.
+
+    .venv/bin/python bench/quality.py [--archive andreruffert --archive alrocar] [--samples 200]
+                                      [--minutes 4] [--ht-epochs 1] [--variant KEY=VALUE,...]
+
+(a) base: the embedded SmolLM2-135M, untuned, with the post separator set up as in training;
+(b) markovify: ``markovify.NewlineText`` (state size 2) on the training posts, sampled with its
+    own overlap guard (``make_sentence()``: no 70% / 15-word overlap with the corpus) and without
+    it (``test_output=False``) for the unguarded copy rate;
+(c) huggingtweets: ``bench/train.py``'s recipe (HF Trainer, 1024-token blocks, batch 1, lr
+    1.372e-4), ``--ht-epochs`` epochs (it used 4);
+(d) tweettwin default ``TrainConfig()``, capped at ``--minutes`` of training; (e) ``--variant``s.
+Language models get the novelty guard built from the training posts (tweettwin's own index for
+tweettwin models). A second table compares the embeddings on how well they separate each
+system's posts from the real ones (cross-validated AUC on the embedding alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.train import huggingtweets, parse_variant, prepare_dataset  # noqa: E402
+
+
+def markov_posts(train: list[str], n: int, seed: int, guard: bool) -> list[str]:
+    import random
+
+    import markovify
+
+    random.seed(seed)  # markovify samples with the random module
+    model = markovify.NewlineText("\n".join(train), state_size=2, well_formed=False)
+    out: list[str] = []
+    for _ in range(n * 20):
+        text = model.make_sentence(tries=50, test_output=guard)
+        if text:
+            out.append(text)
+        if len(out) == n:
+            break
+    return out
+
+
+def lm_system(name, folder, data, args, extra_s: float = 0.0, sampling=None) -> dict:
+    """Held-out loss, samples (guard off, then the guard's keepers topped up) of a model folder;
+    a folder without tweettwin's generation settings samples with ``sampling`` (tweettwin's)."""
+    from tweettwin.evaluate.model import _apply_guard
+    from tweettwin.ml import evaluation as ev
+    from tweettwin.ml.novelty import NoveltyIndex
+    from tweettwin.ml.twin import Twin
+
+    model, tok = ev.load_folder(folder)
+    loss = ev.heldout_loss(model, tok, data.validation)
+    del model
+    twin = Twin.load(folder)
+    if sampling is not None and not twin.training:
+        twin.defaults = sampling
+    if twin.novelty is None:  # the same guard tweettwin would build from these training posts
+        twin.novelty = NoveltyIndex.from_texts(r["text"] for r in data.train)
+    t = time.perf_counter()
+    unguarded = ev.sample_unguarded(twin, args.samples, args.seed)
+    guarded, dropped = _apply_guard(twin, unguarded, args.seed, [None])
+    sample_s = time.perf_counter() - t
+    return {
+        "name": name,
+        "ppl": math.exp(loss),
+        "guarded": guarded,
+        "unguarded": unguarded,
+        "dropped": dropped,
+        "train_s": extra_s,
+        "sample_s": sample_s,
+    }
+
+
+def train_tweettwin(data_dir, out: Path, name: str, minutes: float, overrides: dict) -> tuple:
+    from tweettwin.ml.train import train
+    from tweettwin.train_config import TrainConfig
+
+    t = time.perf_counter()
+    train(data_dir, out / name, TrainConfig(max_minutes=minutes, **overrides), progress=False)
+    return out / name, time.perf_counter() - t
+
+
+def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
+    from tweettwin.ml.base_model import load_base
+    from tweettwin.ml.data import read_dataset
+
+    data_dir = prepare_dataset(archive, out, 1.0)
+    data = read_dataset(data_dir)
+    train = [r["text"] for r in data.train]
+    print(
+        f"{archive}: {len(data.train)} train / {len(data.validation)} validation posts", flush=True
+    )
+    model, tok, _ = load_base("embedded")
+    model.save_pretrained(out / "base")
+    tok.save_pretrained(out / "base")
+    tweettwin = []
+    for label, overrides in [("default", {})] + [(v, parse_variant(v)) for v in args.variant]:
+        print(f"training tweettwin {label}...", flush=True)
+        folder, secs = train_tweettwin(
+            data_dir, out, f"tt-{len(tweettwin)}", args.minutes, overrides
+        )
+        tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs))
+    sampling = tweettwin[0]["sampling"]  # the others sample as tweettwin's default does
+    rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
+    t = time.perf_counter()
+    guarded = markov_posts(train, args.samples, args.seed, guard=True)
+    unguarded = markov_posts(train, args.samples, args.seed, guard=False)
+    rows.append(
+        {
+            "name": "markovify (own overlap guard)",
+            "ppl": None,
+            "guarded": guarded,
+            "unguarded": unguarded,
+            "dropped": None,
+            "train_s": 0.0,
+            "sample_s": time.perf_counter() - t,
+        }
+    )
+    print("training the huggingtweets recipe...", flush=True)
+    ht = huggingtweets(data, out, args.ht_epochs, {})
+    rows.append(
+        lm_system(f"huggingtweets ({args.ht_epochs} ep)", ht["model_dir"], data, args, ht["wall_s"])
+    )
+    for label, overrides in [("default", {})] + [(v, parse_variant(v)) for v in args.variant]:
+        print(f"training tweettwin {label}...", flush=True)
+        folder, secs = train_tweettwin(data_dir, out, f"tt-{len(rows)}", args.minutes, overrides)
+        rows.append(lm_system(f"tweettwin {label}", folder, data, args, secs))
+    return rows, data
+
+
+def score(rows, data, args) -> None:
+    from tweettwin.evaluate.core import headline, score_posts
+    from tweettwin.evaluate.embed import embedder
+
+    real = [r["text"] for r in data.validation]
+    train = [r["text"] for r in data.train]
+    embed = embedder(args.embedding)
+    for row in rows:
+        t = time.perf_counter()
+        scores = score_posts(
+            real, row["guarded"], train, embed, unguarded=row["unguarded"], seed=args.seed
+        )
+        row.update(headline(scores), scores=scores, score_s=time.perf_counter() - t)
+
+
+def compare_embeddings(rows, data, args) -> dict:
+    """AUC on each embedding alone (plus style alone), per system: which separates best."""
+    import numpy as np
+
+    from tweettwin.evaluate import metrics, style
+    from tweettwin.evaluate.embed import EMBEDDERS, embedder
+    from tweettwin.ml.base_model import load_base
+
+    real = [r["text"] for r in data.validation]
+    base = load_base("embedded")[:2]
+    table = {}
+    for name in EMBEDDERS:
+        t = time.perf_counter()
+        embed = embedder(name, base=lambda: base)
+        vec_real = embed(real)
+        table[name] = [
+            metrics.classifier_auc(vec_real, embed(r["guarded"]), seed=args.seed)["auc"]
+            for r in rows
+        ]
+        table[name].append(time.perf_counter() - t)
+    sty = np.asarray(style.feature_rows(real))
+    table["style only"] = [
+        metrics.classifier_auc(sty, np.asarray(style.feature_rows(r["guarded"])))["auc"]
+        for r in rows
+    ] + [0.0]
+    return table
+
+
+def print_tables(archive: str, rows, emb: dict, args) -> None:
+    head = (
+        "system",
+        "train s",
+        "gen s",
+        "ppl",
+        "FD",
+        "AUC",
+        "copy",
+        "copy ung",
+        "drop",
+        "dist-2",
+        "s-BLEU",
+    )
+    print(f"\n== {archive}: {args.samples} samples each, embedding {args.embedding} ==")
+    print("{:<34} {:>7} {:>6} {:>7} {:>7} {:>6} {:>6} {:>8} {:>5} {:>6} {:>6}".format(*head))
+    for r in rows:
+        ppl = f"{r['ppl']:.2f}" if r["ppl"] else "-"
+        drop = "-" if r["dropped"] is None else str(r["dropped"])
+        print(
+            f"{r['name']:<34} {r['train_s']:7.0f} {r['sample_s']:6.0f} {ppl:>7} "
+            f"{r['frechet_distance']:7.4f} {r['classifier_auc']:6.3f} {r['copy_rate']:6.1%} "
+            f"{r['copy_rate_unguarded']:8.1%} {drop:>5} {r['distinct_2']:6.3f} "
+            f"{r['self_bleu']:6.3f}"
+        )
+    real = rows[0]["scores"]["diversity"]["real"]
+    print(
+        f"{'real held-out posts':<34} {'':>7} {'':>6} {'':>7} {'':>7} {'':>6} {'':>6} {'':>8}"
+        f" {'':>5} {real['distinct_2']:6.3f} {real['self_bleu']:6.3f}"
+    )
+    print("\nembedding-only AUC per system (higher = separates real from generated better):")
+    print(f"{'embedding':<12}" + "".join(f" {r['name'][:16]:>16}" for r in rows) + "   seconds")
+    for name, values in emb.items():
+        print(f"{name:<12}" + "".join(f" {v:16.3f}" for v in values[:-1]) + f" {values[-1]:8.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--archive", action="append", help="x-archive handle(s) [default: both]")
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--minutes", type=float, default=4.0, help="tweettwin training cap")
+    ap.add_argument("--ht-epochs", type=int, default=1, help="huggingtweets epochs (it used 4)")
+    ap.add_argument("--embedding", default="minilm")
+    ap.add_argument("--variant", action="append", default=[], help="tweettwin KEY=VALUE,...")
+    args = ap.parse_args()
+    for archive in args.archive or ["andreruffert", "alrocar"]:
+        with tempfile.TemporaryDirectory(prefix="tweettwin-quality-") as tmp:
+            started = time.perf_counter()
+            rows, data = systems_for(archive, Path(tmp), args)
+            score(rows, data, args)
+            emb = compare_embeddings(rows, data, args)
+            print_tables(archive, rows, emb, args)
+            print(f"({archive}: {time.perf_counter() - started:.0f} s in all)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
