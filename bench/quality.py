@@ -224,6 +224,7 @@ def main() -> None:
     ap.add_argument("--ht-epochs", type=int, default=1, help="huggingtweets epochs (it used 4)")
     ap.add_argument("--embedding", default="minilm")
     ap.add_argument("--variant", action="append", default=[], help="tweettwin KEY=VALUE,...")
+    ap.add_argument("--keep", type=Path, help="copy each dataset and tweettwin default model here")
     args = ap.parse_args()
     for archive in args.archive or ["andreruffert", "alrocar"]:
         with tempfile.TemporaryDirectory(prefix="tweettwin-quality-") as tmp:
@@ -232,6 +233,13 @@ def main() -> None:
             score(rows, data, args)
             emb = compare_embeddings(rows, data, args)
             print_tables(archive, rows, emb, args)
+            if args.keep:  # KEEP/<archive>/{data,model}: `tweettwin eval` finds the data beside
+                import shutil
+
+                shutil.copytree(data.path, args.keep / archive / "data", dirs_exist_ok=True)
+                shutil.copytree(
+                    Path(tmp) / "tt-0", args.keep / archive / "model", dirs_exist_ok=True
+                )
             print(f"({archive}: {time.perf_counter() - started:.0f} s in all)", flush=True)
 
 
