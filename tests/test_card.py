@@ -211,3 +211,27 @@ def test_embedded_base_model_note_stays_out_of_the_metadata():
     assert _parse(text).data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
     link = "[HuggingFaceTB/SmolLM2-135M-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct)"
     assert link + note in text
+
+
+def test_eval_json_adds_a_section_and_model_index_metrics(tmp_path):
+    model = make_model_dir(tmp_path)
+    scores = {
+        "classifier_auc": 0.71,
+        "frechet_distance": 0.0312,
+        "copy_rate": 0.0,
+        "copy_rate_unguarded": 0.035,
+        "distinct_2": 0.81,
+        "self_bleu": 0.21,
+        "samples": 200,
+        "validation_posts": 120,
+        "embedding": "minilm",
+    }
+    assert "### Evaluation" not in card.render_card(model)
+    (model / "eval.json").write_text(json.dumps(scores))
+    text = card.render_card(model)
+    assert "picks the generated post of a real/generated pair 71% of the time" in text
+    assert "| 0.0% / 3.5% |" in text and "200 unprompted posts" in text
+    [result] = _parse(text).data.to_dict()["model-index"][0]["results"]
+    metrics = {m["type"]: m["value"] for m in result["metrics"]}
+    assert metrics["roc_auc"] == 0.71 and metrics["copy_rate_unguarded"] == 0.035
+    assert metrics["perplexity"] == 24.53  # the training metrics stay

@@ -32,6 +32,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "train": ("tweettwin.pipeline", "train_step"),  # tracked: a run in the registry + card
     "Twin": ("tweettwin.ml.twin", "Twin"),
     "make": ("tweettwin.make", "make"),
+    # how close the voice is, how much it copies: an "eval" run, eval.json + report.html
+    "evaluate_model": ("tweettwin.pipeline", "eval_step"),
     # track, describe, publish
     "start_run": ("tweettwin.tracking", "start_run"),
     "list_runs": ("tweettwin.tracking", "list_runs"),
