@@ -215,8 +215,10 @@ def eval_step(
         }
         run.log_metrics(numbers, step=0)
         folder = Path(model_dir)
-        write_text(folder / EVAL_JSON, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-        write_text(folder / REPORT_HTML, render_report(result))
+        page = render_report(result)  # both texts first: a failure leaves the folder untouched
+        text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+        write_text(folder / EVAL_JSON, text)
+        write_text(folder / REPORT_HTML, page)
         outputs = {"eval_json": str(folder / EVAL_JSON), "report": str(folder / REPORT_HTML)}
         if (folder / "README.md").is_file():
             from tweettwin.card import write_card
