@@ -1,0 +1,48 @@
+"""What the model card says about an eval.json: a short section and model-index metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# eval.json key -> (model-index metric type, name); fractions stay fractions
+CARD_METRICS = {
+    "classifier_auc": ("roc_auc", "Real-vs-generated classifier AUC (0.5 = indistinguishable)"),
+    "frechet_distance": ("frechet_distance", "Fréchet distance of post embeddings"),
+    "copy_rate": ("copy_rate", "Copy rate, guard on"),
+    "copy_rate_unguarded": ("copy_rate_unguarded", "Copy rate, guard off"),
+    "distinct_2": ("distinct_2", "Distinct-2"),
+    "self_bleu": ("self_bleu", "Self-BLEU"),
+}
+
+
+def eval_summary(evaluation: Mapping | None) -> dict | None:
+    """Template values for the card's evaluation section, or None without an eval.json."""
+    if not evaluation or "classifier_auc" not in evaluation:
+        return None
+    auc = float(evaluation["classifier_auc"])
+    return {
+        "samples": evaluation.get("samples"),
+        "validation_posts": evaluation.get("validation_posts"),
+        "embedding": evaluation.get("embedding"),
+        "auc": f"{auc:.3f}",
+        "auc_words": f"{auc:.0%}",
+        "frechet": f"{float(evaluation['frechet_distance']):.4f}",
+        "copy_rate": f"{float(evaluation['copy_rate']):.1%}",
+        "copy_rate_unguarded": f"{float(evaluation['copy_rate_unguarded']):.1%}",
+        "distinct_2": f"{float(evaluation['distinct_2']):.3f}",
+        "self_bleu": f"{float(evaluation['self_bleu']):.3f}",
+    }
+
+
+def eval_results(evaluation: Mapping | None, common: Mapping) -> list:
+    """``huggingface_hub.EvalResult`` entries (model-index) for the eval.json metrics."""
+    if not evaluation:
+        return []
+    from huggingface_hub import EvalResult
+
+    out = []
+    for key, (kind, name) in CARD_METRICS.items():
+        value = evaluation.get(key)
+        if isinstance(value, (int, float)):
+            out.append(EvalResult(metric_type=kind, metric_name=name, metric_value=value, **common))
+    return out

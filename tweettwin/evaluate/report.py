@@ -1,0 +1,257 @@
+"""``report.html``: one self-contained page (plots as inline SVG, no scripts, no network) that
+shows an eval.json: training curves, lengths real vs generated, style rates side by side, the
+distribution scores read in plain words, memorization, and posts next to real ones."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping, Sequence
+
+REAL, GENERATED = "#4c72b0", "#dd8452"
+
+
+def _svg(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype: it sits inside HTML
+
+
+def _figure(width: float = 5.2, height: float = 2.8):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig, ax = plt.subplots(figsize=(width, height))
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def loss_curve(evals: Sequence[Mapping]) -> str | None:
+    points = [(e["step"], e["val_loss"]) for e in evals if "step" in e and "val_loss" in e]
+    train = [(e["step"], e["train_loss"]) for e in evals if e.get("train_loss") is not None]
+    if not points:
+        return None
+    fig, ax = _figure()
+    if train:
+        ax.plot(*zip(*train, strict=True), color=GENERATED, marker=".", label="training loss")
+    ax.plot(*zip(*points, strict=True), color=REAL, marker="o", label="validation loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss")
+    ax.legend(frameon=False)
+    return _svg(fig)
+
+
+def histogram(real: Sequence[float], generated: Sequence[float], label: str) -> str:
+    fig, ax = _figure(4.2, 2.6)
+    top = max([*real, *generated, 1])
+    bins = min(30, int(top) + 1)
+    ax.hist(real, bins=bins, range=(0, top), alpha=0.6, color=REAL, label="real", density=True)
+    ax.hist(
+        generated,
+        bins=bins,
+        range=(0, top),
+        alpha=0.6,
+        color=GENERATED,
+        label="generated",
+        density=True,
+    )
+    ax.set_xlabel(label)
+    ax.set_yticks([])
+    ax.legend(frameon=False)
+    return _svg(fig)
+
+
+def rate_bars(rates: Mapping[str, Mapping]) -> str:
+    import numpy as np
+
+    names = list(rates)
+    y = np.arange(len(names))
+    fig, ax = _figure(5.2, 0.42 * len(names) + 0.8)
+    ax.barh(y - 0.2, [rates[n]["real"] for n in names], 0.4, color=REAL, label="real")
+    ax.barh(
+        y + 0.2, [rates[n]["generated"] for n in names], 0.4, color=GENERATED, label="generated"
+    )
+    ax.set_yticks(y, [rates[n]["label"] for n in names])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    return _svg(fig)
+
+
+def readings(r: Mapping) -> list[tuple[str, str, str]]:
+    """(score, value, what it means in plain words) for the headline numbers."""
+    out = []
+    ppl, base = r.get("perplexity"), r.get("base_perplexity")
+    if ppl is not None:
+        gain = (
+            f"; the base model scores {base:,.1f}, so fine-tuning made held-out posts "
+            f"{base / ppl:.1f}× less surprising"
+            if base
+            else ""
+        )
+        out.append(("Perplexity", f"{ppl:,.2f}", f"held-out posts, lower is better{gain}"))
+    auc = r["classifier_auc"]
+    out.append(
+        (
+            "Classifier AUC",
+            f"{auc:.3f}",
+            f"shown one real and one generated post, a classifier picks the generated one "
+            f"{auc:.0%} of the time (50% = it cannot tell them apart)",
+        )
+    )
+    dist = r["distribution"]
+    out.append(
+        (
+            "Fréchet distance",
+            f"{dist['frechet_distance']:.4f}",
+            f"between real and generated post embeddings ({r['embedding']}); two halves of "
+            f"the real posts are {dist['frechet_distance_real_halves']:.4f} apart",
+        )
+    )
+    real = r["diversity"]["real"]
+    out.append(
+        (
+            "Distinct-2",
+            f"{r['distinct_2']:.3f}",
+            f"share of word pairs that are new across samples; the real posts: "
+            f"{real['distinct_2']:.3f}",
+        )
+    )
+    out.append(
+        (
+            "Self-BLEU",
+            f"{r['self_bleu']:.3f}",
+            f"how much samples repeat each other (0 = not at all); the real posts: "
+            f"{real['self_bleu']:.3f}",
+        )
+    )
+    dropped = r.get("guard_dropped")
+    guard = f"; the guard dropped {dropped} of {r['samples']}" if dropped is not None else ""
+    out.append(
+        (
+            "Copy rate",
+            f"{r['copy_rate']:.1%}",
+            f"of the posts users get repeat a training post or share an 8-word run with one"
+            f" (guard off: {r['copy_rate_unguarded']:.1%}{guard})",
+        )
+    )
+    return out
+
+
+CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;
+color:#222}h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.6em 0}td,th{padding:.3em .6em;border-bottom:1px solid #eee;
+text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.grid{display:flex;flex-wrap:wrap;gap:1em}.warn{background:#fff4e0;padding:.5em 1em}
+.posts td{width:50%;font-size:.93em}svg{max-width:100%;height:auto}"""
+
+
+def _table(rows: Sequence[Sequence], head: Sequence[str] | None = None, cls: str = "") -> str:
+    e = html.escape
+    top = "<tr>" + "".join(f"<th>{e(str(h))}</th>" for h in head) + "</tr>" if head else ""
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class=n>{e(str(c))}</td>"
+            if isinstance(c, (int, float))
+            else f"<td>{e(str(c))}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table class='{cls}'>{top}{body}</table>"
+
+
+def render_report(r: Mapping) -> str:
+    """The whole page for one eval result (the eval.json object)."""
+    e = html.escape
+    st, memo = r["style"], r["memorization"]
+    parts = [f"<h1>How close is the twin? <small>{e(str(r['model']['path']))}</small></h1>"]
+    parts += [f"<p class=warn>⚠ {e(w)}</p>" for w in r.get("warnings", [])]
+    parts.append(
+        f"<p>{r['samples']} generated posts (unprompted, copy guard on) against "
+        f"{r['validation_posts']} held-out real posts; {r['seconds']:.0f} s.</p>"
+    )
+    parts.append("<h2>Scores</h2>" + _table(readings(r), ("score", "value", "reading")))
+    curve = loss_curve(r["model"].get("training_evals") or [])
+    if curve:
+        parts.append("<h2>Training</h2>" + curve)
+    values = st.get("values", {})
+    hists = [
+        histogram(values[k]["real"], values[k]["generated"], f"post length ({k})")
+        for k in ("words", "chars")
+        if k in values
+    ]
+    parts.append(
+        "<h2>Style</h2><div class=grid>" + "".join(hists) + rate_bars(st["rates"]) + "</div>"
+    )
+    words = st["top_words"]
+    rows = [
+        (f"{a[0]} ({a[1]})" if a else "", f"{b[0]} ({b[1]})" if b else "")
+        for a, b in _zip_long(words["real"], words["generated"])
+    ]
+    tags = st["top_hashtags"]
+    tag_rows = [
+        (f"{a[0]} ({a[1]})" if a else "", f"{b[0]} ({b[1]})" if b else "")
+        for a, b in _zip_long(tags["real"], tags["generated"])
+    ]
+    parts.append(
+        "<div class=grid>"
+        + _table(rows, ("top words, real", "generated"))
+        + _table(tag_rows or [("none", "none")], ("top hashtags, real", "generated"))
+        + "</div>"
+    )
+    dist = r["distribution"]
+    parts.append(
+        "<h2>Real or generated?</h2>"
+        + _table(
+            [
+                ("embedding + style features (headline)", dist["classifier_auc"]),
+                (f"embedding only ({r['embedding']})", dist["auc_embedding_only"]),
+                ("style features only", dist["auc_style_only"]),
+            ],
+            ("classifier input", "cross-validated ROC AUC"),
+        )
+    )
+    parts.append("<h2>Memorization</h2>" + _memo_table(memo))
+    ex = r["examples"]
+    parts.append(
+        "<h2>Posts</h2>"
+        + _table(
+            list(_zip_long(ex["generated"], ex["real"], fill="")),
+            ("generated", "real (held out)"),
+            "posts",
+        )
+    )
+    return (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>tweettwin eval</title>"
+        f"<style>{CSS}</style><body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def _memo_table(memo: Mapping) -> str:
+    rows = []
+    for key, label in (("guarded", "guard on (what users get)"), ("unguarded", "guard off")):
+        m = memo.get(key)
+        if m:
+            rows.append((label, f"{m['rate']:.1%}", m["verbatim"], m["runs"], m["of"]))
+    table = _table(rows, ("samples", "copy rate", "verbatim", "8-word runs", "of"))
+    examples = memo.get("unguarded", memo["guarded"]).get("examples") or []
+    if examples:
+        table += "<p>Copies found with the guard off:</p>" + _table([(x,) for x in examples])
+    return table
+
+
+def _zip_long(a: Sequence, b: Sequence, fill=None):
+    from itertools import zip_longest
+
+    return zip_longest(a, b, fillvalue=fill)
