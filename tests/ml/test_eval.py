@@ -74,9 +74,11 @@ def test_json_has_the_issue_keys(evaluated):
 def test_heldout_loss_is_the_training_loss(evaluated, model_dir):
     from tweettwin.model_folder import TrainingRecord
 
-    metrics = TrainingRecord.read(model_dir).metrics
-    assert evaluated[0]["loss"] == pytest.approx(metrics["best_val_loss"], abs=2e-3)
-    assert evaluated[0]["base_loss"] == pytest.approx(metrics["base_val_loss"], abs=2e-3)
+    record = TrainingRecord.read(model_dir)
+    # eval scores in fp32; training scored under its own precision (bf16 autocast rounds more)
+    tol = 2e-3 if record.precision == "fp32" else 2e-2
+    assert evaluated[0]["loss"] == pytest.approx(record.metrics["best_val_loss"], abs=tol)
+    assert evaluated[0]["base_loss"] == pytest.approx(record.metrics["base_val_loss"], abs=tol)
 
 
 def test_files_card_and_run(evaluated, model_dir):
