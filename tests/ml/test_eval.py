@@ -135,3 +135,22 @@ def test_too_few_validation_posts(model_dir, tmp_path):
     write_dataset(data, synthetic_posts(100), validation_every=10)
     line = _fails([str(model_dir), "--dataset", str(data)], tmp_path)
     assert "only 10 validation posts" in line
+
+
+def test_guard_drops_copies_and_tops_up():
+    from tweettwin.evaluate.model import _apply_guard
+    from tweettwin.ml.novelty import NoveltyIndex
+
+    train = [p["text"] for p in synthetic_posts(30, seed=9)]
+
+    class Twin:  # what _apply_guard uses of a Twin: its guard and guarded generation
+        novelty = NoveltyIndex.from_texts(train)
+
+        def generate(self, prompt, n, *, seed, novelty, author):
+            assert prompt is None and novelty is True
+            return type("R", (), {"posts": [f"fresh post {i}" for i in range(n)]})()
+
+    unguarded = train[:3] + ["a new one", "another new one"]
+    kept, dropped = _apply_guard(Twin(), unguarded, 0, [None])
+    assert dropped == 3
+    assert kept == ["a new one", "another new one", "fresh post 0", "fresh post 1", "fresh post 2"]
