@@ -165,13 +165,15 @@ def eval_step(
     report_to: Sequence[str] | str = (),
     progress=None,
     on_warning=None,
+    stage=None,
 ) -> dict:
     """``eval`` recorded as an "eval" run: scores a model folder against its held-out posts.
 
     Writes ``eval.json`` and ``report.html`` into the model folder (each atomically) and
     re-renders the card if there is one. Inputs are checked first (one error, nothing written);
     ``on_warning(text)`` hears about a dataset that is not the model's or a small validation
-    split. ``progress(k)`` is called as samples come in. Returns the eval.json object.
+    split. ``progress(k)`` is called as samples come in, ``stage(text)`` as each part starts.
+    Returns the eval.json object.
     """
     import json
 
@@ -203,7 +205,12 @@ def eval_step(
         run.use_dataset(inputs.dataset_dir)
         run.log_artifact(model_dir, "model", weights_hash(model_dir))
         result = evaluate(
-            inputs, samples=samples, seed=seed, embedding=embedding, progress=progress
+            inputs,
+            samples=samples,
+            seed=seed,
+            embedding=embedding,
+            progress=progress,
+            stage=stage or (lambda text: None),
         )
         result["run_id"] = run.id
         numbers = {

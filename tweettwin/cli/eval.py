@@ -45,7 +45,7 @@ def eval_command(model_dir, dataset, samples, seed, embedding, as_json, open_rep
 
     err = Console(stderr=True)
     bar = Progress(
-        TextColumn("sampling"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -61,6 +61,7 @@ def eval_command(model_dir, dataset, samples, seed, embedding, as_json, open_rep
             seed=seed,
             embedding=embedding,
             progress=lambda k: bar.advance(task, k),
+            stage=lambda text: bar.update(task, description=text),
             on_warning=lambda w: err.print(f"[yellow]Warning: {w}[/yellow]"),
         )
     if as_json:

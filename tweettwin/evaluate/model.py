@@ -18,8 +18,11 @@ def evaluate(
     seed: int = 0,
     embedding: str = DEFAULT,
     progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] = lambda text: None,
 ) -> dict:
-    """Every score of ``tweettwin eval`` as one JSON-ready dict (see the issue's key list)."""
+    """Every score of ``tweettwin eval`` as one JSON-ready dict (see the issue's key list).
+
+    ``progress(k)``: k more samples drawn; ``stage(text)``: what runs now."""
     from tweettwin.ml import evaluation as ev
     from tweettwin.ml.twin import Twin
 
@@ -27,6 +30,7 @@ def evaluate(
     timing: dict[str, float] = {}
     record = inputs.folder.training
     tick = time.perf_counter()
+    stage("held-out loss")
     model, tokenizer = ev.load_folder(inputs.folder.path)
     fit = {
         "model": ev.fit(ev.heldout_loss(model, tokenizer, inputs.validation, record.author_tags))
@@ -38,6 +42,7 @@ def evaluate(
     timing["fit_s"] = round(time.perf_counter() - tick, 2)
 
     tick = time.perf_counter()
+    stage("sampling")
     twin = Twin.load(inputs.folder.path)
     authors = twin.authors if twin.author_tags else [None]
     unguarded = ev.sample_unguarded(twin, samples, seed, progress, authors=authors or [None])
@@ -45,6 +50,7 @@ def evaluate(
     timing["sampling_s"] = round(time.perf_counter() - tick, 2)
 
     tick = time.perf_counter()
+    stage("scoring")
     real = [r["text"] for r in inputs.validation]
     embed = embedder(embedding, base=lambda: base)
     scores = score_posts(
