@@ -76,6 +76,7 @@ def lm_system(name, folder, data, args, extra_s: float = 0.0, sampling=None) -> 
         "dropped": dropped,
         "train_s": extra_s,
         "sample_s": sample_s,
+        "sampling": twin.defaults,
     }
 
 
