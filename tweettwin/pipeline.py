@@ -166,6 +166,7 @@ def eval_step(
     progress=None,
     on_warning=None,
     stage=None,
+    workspace: Workspace | str | os.PathLike | None = None,
 ) -> dict:
     """``eval`` recorded as an "eval" run: scores a model folder against its held-out posts.
 
@@ -173,7 +174,7 @@ def eval_step(
     re-renders the card if there is one. Inputs are checked first (one error, nothing written);
     ``on_warning(text)`` hears about a dataset that is not the model's or a small validation
     split. ``progress(k)`` is called as samples come in, ``stage(text)`` as each part starts.
-    Returns the eval.json object.
+    The run is recorded in ``workspace``'s registry. Returns the eval.json object.
     """
     import json
 
@@ -201,7 +202,7 @@ def eval_step(
         "seed": seed,
         "embedding": embedding,
     }
-    with start_run("eval", config, report_to=report_to) as run:
+    with start_run("eval", config, report_to=report_to, workspace=workspace) as run:
         run.use_dataset(inputs.dataset_dir)
         run.log_artifact(model_dir, "model", weights_hash(model_dir))
         result = evaluate(
@@ -212,7 +213,7 @@ def eval_step(
             progress=progress,
             stage=stage or (lambda text: None),
         )
-        result["run_id"] = run.id
+        result["run_id"] = run.id if run.recorded else None
         numbers = {
             k: v
             for k, v in result.items()
@@ -230,6 +231,6 @@ def eval_step(
         if (folder / "README.md").is_file():
             from tweettwin.card import write_card
 
-            outputs["card"] = write_card(folder)["card"]
+            outputs["card"] = write_card(folder, workspace=workspace)["card"]
         run.finish(outputs=outputs)
     return result

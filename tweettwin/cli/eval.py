@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tweettwin.cli import cli
+from tweettwin.cli import cli, current_workspace
 
 
 @cli.command(name="eval")
@@ -63,6 +63,7 @@ def eval_command(model_dir, dataset, samples, seed, embedding, as_json, open_rep
             progress=lambda k: bar.advance(task, k),
             stage=lambda text: bar.update(task, description=text),
             on_warning=lambda w: err.print(f"[yellow]Warning: {w}[/yellow]"),
+            workspace=current_workspace(),
         )
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
