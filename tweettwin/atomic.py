@@ -154,6 +154,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a model file is for sharing
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tweettwin.errors import ConfigError, InputError, ModelError, OutputExistsError, require
-from tweettwin.model_folder import CONFIG_JSON, GENERATION_CONFIG, TRAINING_JSON, read_json_object
+from tweettwin.model_folder import CONFIG_JSON, GENERATION_CONFIG, read_json_object
 
 FORMATS = ("gguf",)
 QUANTS = ("f16", "bf16", "q8_0", "q4_0")
@@ -37,7 +37,8 @@ class Sampling:
 
     @classmethod
     def from_generation_config(cls, gen: dict) -> Sampling:
-        greedy = gen.get("do_sample") is False
+        """As ``Twin`` reads it: no ``do_sample`` means greedy (transformers' default)."""
+        greedy = not gen.get("do_sample", False)
         temp = gen.get("temperature")
         return cls(
             temperature=0.0 if greedy else float(1.0 if temp is None else temp),
@@ -78,13 +79,14 @@ def twin_name(model_dir: Path) -> str:
 
 
 def check_architecture(model_dir: Path) -> dict:
-    """``config.json`` of a model GGUF export supports, else one clear error naming those that are."""
+    """The folder's ``config.json`` if GGUF export supports it, else an error naming what does."""
     config = read_json_object(model_dir / CONFIG_JSON, what="model config")
     archs = config.get("architectures") or [config.get("model_type") or "unknown"]
     supported = ", ".join(f"{a} ({what})" for a, what in SUPPORTED_ARCHITECTURES.items())
     if archs[0] not in SUPPORTED_ARCHITECTURES:
         raise ModelError(
-            f"{model_dir}: architecture {archs[0]} cannot be exported to GGUF; supported: {supported}"
+            f"{model_dir}: architecture {archs[0]} cannot be exported to GGUF; "
+            f"supported: {supported}"
         )
     rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     if rope.get("rope_type", "default") not in ("default", None):
@@ -148,7 +150,9 @@ def export_model(
     model_dir = Path(model_dir)
     check_options(fmt, quant)
     if not (model_dir / CONFIG_JSON).is_file():
-        raise InputError(f"{model_dir}: no config.json; give a model folder made by `tweettwin train`")
+        raise InputError(
+            f"{model_dir}: no config.json; give a model folder made by `tweettwin train`"
+        )
     check_architecture(model_dir)
     name = twin_name(model_dir)
     path = Path(output) if output else model_dir / f"{name}-{quant}.gguf"
@@ -172,7 +176,3 @@ def export_model(
         result.ollama_commands = ollama_commands(name, modelfile)
     result.seconds = round(time.perf_counter() - started, 2)
     return result
-
-
-def is_tweettwin_folder(model_dir: Path) -> bool:
-    return (model_dir / TRAINING_JSON).is_file()

@@ -61,7 +61,8 @@ class LlamaCpp:
         return out
 
     def greedy(self, prompt, n_predict: int) -> tuple[list[int], dict]:
-        """Greedy tokens after ``prompt`` (a string: tokenized by llama.cpp with its bos; or ids)."""
+        """Greedy tokens after ``prompt`` (a string: tokenized by llama.cpp with its bos; or ids),
+        up to the end of the post (the eos token is not included)."""
         out = self._complete(
             {
                 "prompt": prompt,
@@ -72,8 +73,11 @@ class LlamaCpp:
                 "cache_prompt": False,
             }
         )
-        content = out["choices"][0]["logprobs"]["content"]
-        return [c["id"] for c in content], out
+        choice = out["choices"][0]
+        ids = [c["id"] for c in choice["logprobs"]["content"]]
+        if choice.get("finish_reason") == "stop" and ids:  # the last token is the eos
+            ids = ids[:-1]
+        return ids, out
 
     def tokenize_count(self, text: str) -> int:
         _, out = self.greedy(text, 1)

@@ -88,6 +88,7 @@ def main() -> None:
 # Subcommands register themselves on ``cli``; they import after it exists (and stay torch-free).
 from tweettwin.cli import (  # noqa: E402, F401
     card,
+    export,
     fetch,
     generate,
     make,

@@ -189,4 +189,3 @@ def write_gguf(model_dir: Path, path: Path, *, quant: str, name: str, sampling: 
         writer.write_tensors_to_file()
         writer.close()
     return sep
-
