@@ -126,6 +126,8 @@ def test_tensor_shapes_types_and_qk_permutation(exported, hf):
     for quant, want in (("q8_0", "Q8_0"), ("q4_0", "Q4_0"), ("bf16", "BF16"), ("f16", "F16")):
         assert by_quant[quant]["blk.0.attn_q.weight"].tensor_type.name == want
         assert by_quant[quant]["blk.0.attn_norm.weight"].tensor_type.name == "F32"
+    # tied: the embedding is also the output layer, spared a step
+    assert by_quant["q8_0"]["token_embd.weight"].tensor_type.name == "F16"
     assert by_quant["q4_0"]["token_embd.weight"].tensor_type.name == "Q8_0"
     # q/k are stored in llama.cpp's interleaved-rope row order, v as is
     layer = model.model.layers[0].self_attn
@@ -180,8 +182,9 @@ def test_q8_0_agrees_with_hf_on_held_out_posts(exported, hf, runtime):
     ref_logp, ref_top1, lead = hf_logprobs(model, ids)
     scores = runtime(exported["q8_0"]).score(ids)
     same = np.array(scores.top1) == np.array(ref_top1)
-    # The synthetic posts draw each word at random from 30, so at many positions the twin's
-    # top two words are all but tied and any rounding picks either: count positions with a lead.
+    # The synthetic posts draw each word at random from 30, so at most positions the twin's top
+    # two words are all but tied and any rounding may pick either; where HF's top-1 leads, the
+    # runtime must agree.
     decided = np.array(lead) >= 0.1
     ppl_hf = math.exp(-np.mean(ref_logp))
     ppl_q8 = math.exp(-np.mean(scores.logprobs))
@@ -190,7 +193,8 @@ def test_q8_0_agrees_with_hf_on_held_out_posts(exported, hf, runtime):
         f"{same[decided].mean():.3f} of {decided.sum()}), ppl {ppl_q8:.3f} vs HF {ppl_hf:.3f}"
     )
     assert len(ids) == 240 and decided.sum() >= 50
-    assert same[decided].mean() >= 0.95
+    assert same.mean() >= 0.95
+    assert same[decided].mean() >= 0.98
     assert abs(ppl_q8 / ppl_hf - 1) <= 0.02
 
 
@@ -266,7 +270,43 @@ def test_embedded_model_f16_greedy_identical_to_hf(tmp_path, runtime):
     sep = _field(reader, "tokenizer.ggml.bos_token_id")
     assert sep == tok.convert_tokens_to_ids(tok.eos_token)
     llama = runtime(path)
-    for prompt in ["My dream is", "The best way to bake bread"]:
-        want = hf_greedy(model, [sep, *tok(prompt, add_special_tokens=False).input_ids], 32, sep)
-        got, _ = llama.greedy(prompt, 32)
-        assert len(want) >= 8 and got == want, prompt
+    # an instruct model: a chat turn makes it write at length before its end token
+    for question in ["How do I bake bread?", "Write a short post about rain."]:
+        prompt = f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+        want = hf_greedy(model, [sep, *tok(prompt, add_special_tokens=False).input_ids], 48, sep)
+        got, _ = llama.greedy(prompt, 48)
+        assert len(want) == 48 and got == want, question
+
+
+HELD_OUT = (
+    "Sunday bake: the sourdough finally rose the way it should. Long cold proof in the fridge, "
+    "a very hot oven, and steam for the first twenty minutes. The crust sang when it came out. "
+    "Next week I want to try a rye loaf with caraway seeds, and maybe a focaccia for the street "
+    "party if the weather holds. Honestly, nothing beats the smell of bread on a rainy morning. "
+    "Took the bike along the river after lunch; the path was flooded near the old mill, so I "
+    "walked it through the mud and met a heron standing perfectly still in the reeds. Back home "
+    "the cat had claimed the warm spot by the oven again. Tea, a book about the history of the "
+    "city's bakeries, and the last slice of yesterday's cake. Tomorrow is a work day: a bug in "
+    "the deploy script has been haunting us since Friday, and I promised the team a fix before "
+    "the weekly meeting. Wish me luck, and tell me your favourite bread so I know what to bake."
+)
+
+
+@pytest.mark.slow
+def test_embedded_model_q8_0_top1_and_perplexity_close_to_hf(tmp_path, runtime):
+    from tweettwin.ml.embedded import embedded_dir
+
+    folder = embedded_dir()
+    path = export_model(folder, quant="q8_0", output=tmp_path / "smol-q8_0.gguf").path
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    sep = _field(gguf.GGUFReader(path), "tokenizer.ggml.bos_token_id")
+    ids = [sep, *tok(HELD_OUT, add_special_tokens=False).input_ids]
+    ref_logp, ref_top1, _ = hf_logprobs(model, ids)
+    scores = runtime(path).score(ids)
+    agree = np.mean(np.array(scores.top1) == np.array(ref_top1))
+    ratio = math.exp(-np.mean(scores.logprobs)) / math.exp(-np.mean(ref_logp))
+    print(f"embedded q8_0: top-1 agreement {agree:.3f}, ppl ratio to HF {ratio:.4f}")
+    assert len(ids) > 200
+    assert agree >= 0.95
+    assert abs(ratio - 1) <= 0.02
