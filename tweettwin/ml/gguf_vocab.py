@@ -84,7 +84,7 @@ def embedded_vocab() -> Vocab | None:
     """The embedded base model's tokenizer metadata, read from its GGUF (None if not installed)."""
     from tweettwin.ml.embedded import gguf_path
 
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(ModelError, OSError, KeyError, ValueError):
         reader = gguf.GGUFReader(gguf_path())
         field = reader.fields
         return Vocab(
