@@ -310,3 +310,14 @@ def test_embedded_model_q8_0_top1_and_perplexity_close_to_hf(tmp_path, runtime):
     assert len(ids) > 200
     assert agree >= 0.95
     assert abs(ratio - 1) <= 0.02
+
+
+def test_tensor_types_per_quant():
+    from tweettwin.ml.gguf_export import Q, tensor_qtype
+
+    assert tensor_qtype("blk.0.attn_norm.weight", (64,), "q4_0") == Q.F32
+    assert tensor_qtype("blk.0.attn_q.weight", (64, 64), "q4_0") == Q.Q4_0
+    assert tensor_qtype("blk.0.attn_q.weight", (64, 48), "q8_0") == Q.F16  # 48: no 32-blocks
+    assert tensor_qtype("token_embd.weight", (409, 64), "q8_0", tied=False) == Q.Q8_0
+    assert tensor_qtype("token_embd.weight", (409, 64), "q8_0", tied=True) == Q.F16
+    assert tensor_qtype("output.weight", (409, 64), "q4_0") == Q.Q8_0
