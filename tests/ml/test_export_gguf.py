@@ -33,7 +33,7 @@ def export_twin(tiny_model_dir, tmp_path_factory):
     config = tiny_train_config(
         tiny_model_dir, learning_rate=1e-2, max_steps=300, early_stopping_patience=None
     )
-    train(tmp / "data", tmp / "odile" / "model", config, progress=False)
+    train(tmp / "data", tmp / "odile" / "model", config)
     return tmp / "odile" / "model"
 
 
