@@ -8,7 +8,7 @@ import tweettwin
 EXPECTED = {
     "__version__", "open_source", "fetch", "prepare", "PrepareOptions", "load_dataset_dir",
     "TrainConfig", "train", "Twin", "make", "start_run", "list_runs", "lineage", "write_card",
-    "push", "TweettwinError", "Workspace", "evaluate_model",
+    "push", "export_model", "TweettwinError", "Workspace", "evaluate_model",
 }
 
 

@@ -41,6 +41,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Workspace": ("tweettwin.workspace", "Workspace"),
     "write_card": ("tweettwin.card", "write_card"),
     "push": ("tweettwin.hub", "push"),
+    "export_model": ("tweettwin.export", "export_model"),  # GGUF for llama.cpp / Ollama
     # errors
     "TweettwinError": ("tweettwin.errors", "TweettwinError"),
 }

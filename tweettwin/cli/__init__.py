@@ -89,6 +89,7 @@ def main() -> None:
 from tweettwin.cli import (  # noqa: E402, F401
     card,
     eval,
+    export,
     fetch,
     generate,
     make,
