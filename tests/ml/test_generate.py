@@ -126,7 +126,7 @@ def test_other_architectures_fall_back_to_transformers_generate(tiny_model_dir, 
     GPT2LMHeadModel(cfg).save_pretrained(tmp_path / "gpt2")
     tok.save_pretrained(tmp_path / "gpt2")
     twin = Twin.load(tmp_path / "gpt2")
-    assert twin.sampler.path == "hf-generate"
+    assert twin.sampler.path == "hf-forward"
     result = twin.generate("My dream is", n=3, seed=0, novelty=False, max_new_tokens=8)
     assert result.sampled >= 3 and all(p.startswith("My dream is") for p in result.posts)
 
@@ -138,7 +138,7 @@ def test_load_round_trip_uses_the_folder_settings(twin, twin_dir):
     training = json.loads((twin_dir / "training.json").read_text())
     gen = json.loads((twin_dir / "generation_config.json").read_text())
     assert twin.tokenizer.convert_ids_to_tokens(twin.sep_id) == training["separator"] == SEPARATOR
-    assert twin.sampler.path == "lean-llama"
+    assert twin.sampler.path.startswith("lean-llama/")
     assert twin.defaults == SamplingOptions(
         gen["temperature"], gen["top_k"], gen["top_p"], gen["max_new_tokens"]
     )
