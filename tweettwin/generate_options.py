@@ -110,6 +110,15 @@ class GenerateOptions:
         return next(f.metadata["help"] for f in fields(cls) if f.name == name)
 
 
+def resolve_options(options: GenerateOptions | int | None, overrides: Mapping[str, Any]):
+    """What ``generate(prompt, options, **overrides)`` asks for: ``options`` may be n (an int)."""
+    if isinstance(options, int) and not isinstance(options, bool):
+        options, overrides = None, {"n": options, **overrides}
+    if options is not None and not isinstance(options, GenerateOptions):
+        raise ConfigError(f"options must be GenerateOptions or n, not {type(options).__name__}")
+    return (options or GenerateOptions()).updated(**overrides)
+
+
 def _check_int(name: str, value, low: int, high: int | None, what: str | None = None) -> None:
     ok = isinstance(value, int) and not isinstance(value, bool)
     if ok and value >= low and (high is None or value <= high):

@@ -322,13 +322,14 @@ class Sampler:
         stop_ids: Iterable[int],
         *,
         generator: torch.Generator | None = None,
-        batch: int = MAX_BATCH,
+        batch: int | None = None,
     ) -> Iterator[Step]:
         """Decode steps of ``n`` samples, drawn ``batch`` rows at a time; sample indices count
         from 0 across batches. The caller checks that the prompt leaves room (see ``room``)."""
         if not prompt_ids:
             raise ValueError("prompt_ids must hold at least one token (start with the separator)")
         stop = torch.tensor(sorted(set(stop_ids)))
+        batch = batch or MAX_BATCH
         run = _hf_batch if self.lean is None else _lean_batch
         target = self.model if self.lean is None else self.lean
         for start in range(0, n, batch):
@@ -344,7 +345,7 @@ class Sampler:
         stop_ids: Iterable[int],
         *,
         seed: int | None = None,
-        batch: int = MAX_BATCH,
+        batch: int | None = None,
     ) -> list[list[int]]:
         """Return ``n`` lists of new token ids, each cut before its first stop token (and at the
         model's context)."""

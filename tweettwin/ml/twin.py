@@ -34,6 +34,7 @@ from tweettwin.generate_options import (
     GenerationResult,
     PostEvent,
     TokenEvent,
+    resolve_options,
 )
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
@@ -242,11 +243,7 @@ class Twin:
         return author
 
     def _request(self, prompt, options, overrides: dict) -> _Request:
-        if isinstance(options, int) and not isinstance(options, bool):
-            options, overrides = None, {"n": options, **overrides}
-        if options is not None and not isinstance(options, GenerateOptions):
-            raise ConfigError(f"options must be GenerateOptions or n, not {type(options).__name__}")
-        opts = (options or GenerateOptions()).updated(**overrides)
+        opts = resolve_options(options, overrides)
         if opts.novelty and self.novelty is None:
             raise ModelError(
                 f"{self.path}: no novelty index in this model folder; pass novelty=False "
@@ -259,10 +256,11 @@ class Twin:
             head_ids = self.tokenizer(head, add_special_tokens=False).input_ids if head else []
         sampling = self._sampling(opts)
         room = self.sampler.room(1 + len(head_ids))
+        context = room + 1 + len(head_ids)
         if room < 1:
             raise ConfigError(
-                f"the prompt is {len(head_ids)} tokens and this model reads at most "
-                f"{room + len(head_ids)} after the post separator: shorten the prompt"
+                f"the prompt is {len(head_ids)} tokens; this model reads {context}, so at most "
+                f"{context - 2} (one for the post separator, one for the post): shorten it"
             )
         if room < sampling.max_new_tokens:  # the context ends the post early, not an error
             sampling = replace(sampling, max_new_tokens=room)
