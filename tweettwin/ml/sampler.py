@@ -174,9 +174,10 @@ class LeanLlama:
 
     @torch.inference_mode()
     def prefill(
-        self, ids: Sequence[int], batch: int, capacity: int
+        self, ids: Sequence[int], batch: int, capacity: int, *, every_position: bool = False
     ) -> tuple[torch.Tensor, DecodeState]:
-        """Run the prompt once; the last logits [V] (fp32) and a KV cache for ``batch`` rows."""
+        """Run the prompt once; the last logits [V] (fp32; [T, V] with ``every_position``, for
+        held-out loss) and a KV cache for ``batch`` rows."""
         T = len(ids)
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
         cos, sin = self._rope_tables(capacity)
@@ -196,7 +197,8 @@ class LeanLlama:
             )
             x = x + w_o(att.transpose(0, 1).reshape(T, H * D))
             x = self._mlp(x, w_gu, w_down)
-        return self._logits(x[-1:])[0], DecodeState(cache, T)
+        logits = self._logits(x) if every_position else self._logits(x[-1:])[0]
+        return logits, DecodeState(cache, T)
 
     @torch.inference_mode()
     def step(self, state: DecodeState, tokens: torch.Tensor) -> torch.Tensor:
