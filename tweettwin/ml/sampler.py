@@ -132,8 +132,10 @@ class LeanLlama:
             for layer in model.model.layers:
                 at, mlp = layer.self_attn, layer.mlp
                 ln1, ln2 = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
-                qkv = torch.cat([at.q_proj.weight, at.k_proj.weight, at.v_proj.weight])
-                gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+                # 1/sqrt(head_dim) folded into q (RoPE is linear): no scaling op per step
+                q_scaled = at.q_proj.weight.float() * self.head_dim**-0.5
+                qkv = torch.cat([q_scaled, at.k_proj.weight.float(), at.v_proj.weight.float()])
+                gate_up = torch.cat([mlp.gate_proj.weight.float(), mlp.up_proj.weight.float()])
                 self.layers.append(
                     (w(qkv, ln1), w(at.o_proj.weight), w(gate_up, ln2), w(mlp.down_proj.weight))
                 )
@@ -150,14 +152,16 @@ class LeanLlama:
                 pos = torch.arange(length).unsqueeze(0)
                 with torch.no_grad():
                     c, s = self._rotary(torch.empty(0, dtype=torch.float32), pos)
+                # rotate_half(x) * sin == roll(x, D/2) * (sin with its first half negated)
+                half = s.shape[-1] // 2
+                s = torch.cat((-s[..., :half], s[..., half:]), dim=-1)
                 self._rope = (length, c[0].to(self.dtype), s[0].to(self.dtype))  # [T, D]
             return self._rope[1], self._rope[2]
 
     @staticmethod
     def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        rot = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return torch.addcmul(x * cos, rot, sin)
+        # RoPE with the sign folded into ``sin`` (see _rope_tables): three ops, the same sums
+        return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), sin)
 
     def _norm(self, x: torch.Tensor) -> torch.Tensor:
         # fp32 statistics like LlamaRMSNorm, so logits match the reference model (gain folded)
@@ -193,7 +197,11 @@ class LeanLlama:
             cache[i, 1, :, :, :T] = v
             rep = H // KV
             att = F.scaled_dot_product_attention(
-                q, k.repeat_interleave(rep, 0), v.repeat_interleave(rep, 0), is_causal=True
+                q,
+                k.repeat_interleave(rep, 0),
+                v.repeat_interleave(rep, 0),
+                is_causal=True,
+                scale=1.0,
             )
             x = x + w_o(att.transpose(0, 1).reshape(T, H * D))
             x = self._mlp(x, w_gu, w_down)
@@ -206,7 +214,6 @@ class LeanLlama:
         B, t = tokens.shape[0], state.length
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
         G = H // KV
-        scale = D**-0.5
         cos, sin = self._rope_tables(t + 1)
         cos, sin = cos[t], sin[t]
         x = self.embed[tokens]  # [B, hidden]
@@ -219,7 +226,7 @@ class LeanLlama:
             # one query position: the G query heads sharing a KV head act as G "positions", no mask
             q = qk[:, :H].view(B, KV, G, D).float()
             # plain fp32 matmuls: faster than SDPA's CPU kernel or bf16 bmm at this size
-            att = torch.matmul(q, kv[0].transpose(-1, -2)).mul_(scale).softmax(-1)
+            att = torch.matmul(q, kv[0].transpose(-1, -2)).softmax(-1)
             att = torch.matmul(att, kv[1]).to(self.dtype)
             x = x + w_o(att.reshape(B, H * D))
             x = self._mlp(x, w_gu, w_down)
