@@ -31,6 +31,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "TrainConfig": ("tweettwin.train_config", "TrainConfig"),
     "train": ("tweettwin.pipeline", "train_step"),
     "Twin": ("tweettwin.ml.twin", "Twin"),
+    "GenerateOptions": ("tweettwin.generate_options", "GenerateOptions"),
     "make": ("tweettwin.make", "make"),
     # track, describe, publish
     "start_run": ("tweettwin.tracking", "start_run"),
