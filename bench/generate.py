@@ -96,8 +96,12 @@ def timed(jobs: dict, reps: int) -> dict[str, list[float]]:
 
 def speed(model, prompt, dtype, args) -> None:
     opts = SamplingOptions(temperature=1.0, top_k=50, top_p=0.95, max_new_tokens=args.tokens)
+    started = time.perf_counter()
     exact = Sampler(model, dtype=dtype, quantize=False)
+    mid = time.perf_counter()
     fast = Sampler(model, dtype=dtype, quantize=True)
+    int8_s = time.perf_counter() - mid
+    print(f"preparing the weights: exact {mid - started:.2f} s, int8 {int8_s:.2f} s")
     jobs = {}
     if not args.no_hf:
         ids = torch.tensor([prompt] * args.n)
