@@ -45,8 +45,8 @@ def load_twin(model_dir: str, *, exact: bool = False):
 @click.option(
     "--exact",
     is_flag=True,
-    help="Decode with the model's exact weights; by default matmuls use int8 weights where "
-    "that runs (2-4x faster, nearly the same posts: see the README's sampling figures).",
+    help="Decode with the model's exact weights (the default; int8 weights, Twin.load("
+    "quantize=True), measured too lossy to be the default).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object (posts, rejected, seconds, ...)."

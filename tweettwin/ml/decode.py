@@ -3,10 +3,8 @@ measurement (``ml/precision.py``), never by assumption.
 
 - bf16 is used only where its matmul measured faster than fp32 (``choose(kind="decode")``); on
   AVX2-only CPUs it is emulated and ~45x slower, so it is never picked there.
-- int8 weights (``ml/linear.py``) are the default where fbgemm runs: decoding reads every
-  weight once per token, and int8 reads a quarter of fp32's bytes. bench/generate.py measured
-  the speed-up and the cost in accuracy (greedy agreement and held-out loss vs the exact path);
-  ``quantize=False`` / ``--exact`` keeps the exact path.
+- int8 weights (``ml/linear.py``) are opt-in (``quantize=True``): measured faster but too
+  lossy with per-channel dynamic quantization (see choose); the exact path is the default.
 """
 
 from __future__ import annotations
@@ -52,4 +50,6 @@ def choose(
     want = _quantize_request(quantize)
     if want == "int8" and not int8_available():
         raise ConfigError("int8 decoding needs fbgemm (x86 CPUs); use quantize='exact'")
-    return DecodePlan(dtype=dtype, quantize=want == "int8" or (want == "auto" and int8_available()))
+    # auto = exact: bench/generate.py measured int8 1.30x faster than packed bf16 but lossy on
+    # SmolLM2-135M (held-out perplexity 493 -> 1321, top-1 agreement 32%), so int8 is opt-in
+    return DecodePlan(dtype=dtype, quantize=want == "int8")
