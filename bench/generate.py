@@ -1,69 +1,208 @@
-"""Sampling speed: 10 samples of a post's length with the real embedded model (bf16, 2 threads),
-tweettwin's lean decode path vs transformers' generate(), in the same run.
+"""Sampling speed and int8 fidelity with the real embedded model (SmolLM2-135M), in one run.
 
-    python bench/generate.py [--tokens 60] [--reps 3] [--threads 2]
+    python bench/generate.py [--fp32] [--avx2] [--tokens 60] [--n 10] [--reps 5] [--threads 2]
 
-Every sample is forced to the full length (stop tokens off) so both paths do the same work;
-figures are medians of --reps runs after one warm-up.
+Prints the CPU, the fp32 and bf16 matmul peaks measured now, the compute dtype the measurement
+picks (``--fp32`` forces fp32 on a bf16 machine), then times, interleaved rep by rep, the same
+10 x 60-token sampling job on: transformers' ``generate()`` (the baseline), tweettwin's lean
+decoder with the exact weights (the path before int8), and with int8 weights (the default where
+fbgemm runs). Every sample runs the full length (stop tokens off) so all paths do the same work;
+a path's time is its fastest rep (the least disturbed by other work on a shared machine), the
+median is shown beside it. Ratios are against the baseline and the exact path, measured here.
+
+Then the cost of int8 in accuracy, on held-out posts of a real archive (``--archive``, from
+../shared/data/x-archive): mean next-token loss (perplexity) of the exact and the int8 path,
+next-token top-1 agreement, and how many greedy continuations are identical.
+
+``--avx2`` reruns this script with torch, oneDNN, MKL and fbgemm limited to AVX2 (bf16 then
+emulated): the kernels of an AVX2-only CPU on this machine's memory and cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from tweettwin.ml.base_model import resolve_base
-from tweettwin.ml.sampler import Sampler, SamplingOptions
+from tweettwin.ml.env import cpu_model
+from tweettwin.ml.precision import measure
+from tweettwin.ml.sampler import LeanLlama, Sampler, SamplingOptions
 
 NEVER = 10**9  # a stop id no vocabulary has: every sample runs the full length
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "x-archive"
+AVX2_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+}
 
 
-def timed(fn, reps: int) -> float:
-    fn()  # warm-up
-    runs = []
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", type=int, default=60, help="new tokens per sample (a post)")
+    ap.add_argument("--n", type=int, default=10, help="samples per job (one batch)")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fp32", action="store_true", help="force the fp32 path on a bf16 machine")
+    ap.add_argument("--avx2", action="store_true", help="limit the kernels to AVX2 (see above)")
+    ap.add_argument("--archive", default="andreruffert", help="held-out posts for the accuracy")
+    ap.add_argument("--posts", type=int, default=200, help="held-out posts to score")
+    ap.add_argument("--greedy", type=int, default=40, help="greedy continuations to compare")
+    ap.add_argument("--no-hf", action="store_true", help="skip the generate() baseline")
+    return ap.parse_args()
+
+
+def machine(args) -> str:
+    """Print the CPU and the peaks; return the compute precision the measurement picks."""
+    torch.set_num_threads(args.threads)
+    peaks = measure()
+    limited = " (kernels limited to AVX2)" if os.environ.get("ONEDNN_MAX_CPU_ISA") else ""
+    cap = torch.backends.cpu.get_cpu_capability()
+    print(f"CPU: {cpu_model()}; torch {torch.__version__}, capability {cap}, "
+          f"{args.threads} threads{limited}")  # fmt: skip
+    print(f"matmul peaks, GFLOP/s: training shape fp32 {peaks.fp32_train:.0f}, bf16 "
+          f"{peaks.bf16_train:.0f}; decoding shape fp32 {peaks.fp32_decode:.0f}, bf16 "
+          f"{peaks.bf16_decode:.0f}")  # fmt: skip
+    measured = "bf16" if peaks.bf16_wins("decode") else "fp32"
+    chosen = "fp32" if args.fp32 else measured
+    print(f"decode precision: {chosen} (measured choice {measured}" +
+          (", forced fp32 by --fp32)" if args.fp32 else ")"))  # fmt: skip
+    return chosen
+
+
+def timed(jobs: dict, reps: int) -> dict[str, list[float]]:
+    """Seconds per rep of each job, interleaved so background load hits all paths alike."""
+    for job in jobs.values():
+        job()  # warm-up: oneDNN primitive creation, allocator growth
+    runs: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            job()
+            runs[name].append(time.perf_counter() - start)
+    return runs
+
+
+def speed(model, prompt, dtype, args) -> None:
+    opts = SamplingOptions(temperature=1.0, top_k=50, top_p=0.95, max_new_tokens=args.tokens)
+    started = time.perf_counter()
+    exact = Sampler(model, dtype=dtype, quantize=False)
+    mid = time.perf_counter()
+    fast = Sampler(model, dtype=dtype, quantize=True)
+    int8_s = time.perf_counter() - mid
+    print(f"preparing the weights: exact {mid - started:.2f} s, int8 {int8_s:.2f} s")
+    jobs = {}
+    if not args.no_hf:
+        ids = torch.tensor([prompt] * args.n)
+
+        def hf():
+            with torch.inference_mode():
+                model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                               top_k=50, top_p=0.95, max_new_tokens=args.tokens,
+                               min_new_tokens=args.tokens, pad_token_id=0)  # fmt: skip
+
+        jobs[f"hf-generate/{str(dtype)[6:]}"] = hf
+    for sampler in (exact, fast):
+        jobs[sampler.path] = lambda s=sampler: s.sample(prompt, args.n, opts, [NEVER], seed=0)
+    runs = timed(jobs, args.reps)
+    best = {name: min(r) for name, r in runs.items()}
+    base = next(iter(best.values()))
+    print(f"\nsampling {args.n} x {args.tokens} tokens (top_k 50 + top_p 0.95), fastest of "
+          f"{args.reps} [median]:")  # fmt: skip
+    for name, sec in best.items():
+        print(f"  {name:28s} {sec:6.2f} s [{statistics.median(runs[name]):6.2f}]  "
+              f"{args.n * args.tokens / sec:5.0f} tok/s  {base / sec:5.2f}x baseline  "
+              f"{best[exact.path] / sec:5.2f}x exact")  # fmt: skip
+    from tweettwin.ml.decode import choose
+
+    plan = choose(dtype=dtype)
+    default = fast.path if plan.quantize else exact.path
+    print(f"  default path here (Twin.load): {default}")
+
+
+def held_out_posts(archive: str, limit: int) -> list[str]:
+    import json
+
+    from tweettwin.prepare import prepare
+
+    src = SHARED / f"{archive}.zip"
+    if not src.is_file():
+        sys.exit(f"{src} not found: the accuracy check needs ../shared/data/x-archive/")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = prepare([src], Path(tmp) / "data").output
+        lines = (Path(out) / "validation.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines][:limit]
+
+
+def accuracy(folder, tok, dtype, args) -> None:
+    """int8 (and bf16) against exact fp32 on real posts: loss, top-1 agreement, greedy runs."""
+    posts = held_out_posts(args.archive, args.posts)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    paths = {"fp32": LeanLlama(model, torch.float32), "int8": LeanLlama(model, quantize=True)}
+    if dtype == torch.bfloat16:
+        paths["bf16"] = LeanLlama(model, torch.bfloat16)
+    loss = dict.fromkeys(paths, 0.0)
+    agree = dict.fromkeys(paths, 0)
+    same = dict.fromkeys(paths, 0)
+    count = 0
+    greedy = SamplingOptions(temperature=0, max_new_tokens=30)
+    for i, text in enumerate(posts):
+        ids = [tok.bos_token_id or 0, *tok(text, add_special_tokens=False).input_ids][:128]
+        target = torch.tensor(ids[1:])
+        count += len(target)
+        ref_top1 = ref_greedy = None
+        for name, lean in paths.items():  # fp32 first: the reference
+            logits = lean.prefill(ids[:-1], 1, len(ids), every_position=True)[0]
+            top1 = logits.argmax(-1)
+            run = _greedy(lean, ids[:4], greedy) if i < args.greedy else None
+            if ref_top1 is None:
+                ref_top1, ref_greedy = top1, run
+            loss[name] += F.cross_entropy(logits, target, reduction="sum").item()
+            agree[name] += (top1 == ref_top1).sum().item()
+            same[name] += run is not None and run == ref_greedy
+    print(
+        f"\nagainst exact fp32 on {len(posts)} held-out posts of {args.archive} ({count} tokens):"
+    )
+    base = math.exp(loss["fp32"] / count)
+    for name in paths:
+        ppl = math.exp(loss[name] / count)
+        print(f"  {name:5s} loss {loss[name] / count:.4f}  perplexity {ppl:.2f} "
+              f"({100 * (ppl / base - 1):+.2f}%)  next-token top-1 agreement "
+              f"{100 * agree[name] / count:5.1f}%  identical greedy 30-token continuations "
+              f"{same[name]}/{min(args.greedy, len(posts))}")  # fmt: skip
+
+
+def _greedy(lean, prompt, opts) -> list[int]:
+    from tweettwin.ml.sampler import _lean_batch
+
+    stop = torch.tensor([NEVER])
+    return [step[0][1] for step in _lean_batch(lean, prompt, 1, opts, stop, None)]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--tokens", type=int, default=60, help="new tokens per sample (a post's length)"
-    )
-    ap.add_argument("--n", type=int, default=10)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_args()
+    if args.avx2 and not os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
     hf_logging.set_verbosity_error()
+    dtype = torch.bfloat16 if machine(args) == "bf16" else torch.float32
     folder = resolve_base("embedded")[0]
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).eval()
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
     tok = AutoTokenizer.from_pretrained(folder)
     prompt = [0, *tok("I think that the", add_special_tokens=False).input_ids]
-    opts = SamplingOptions(temperature=1.0, top_k=50, top_p=0.95, max_new_tokens=args.tokens)
-    lean, hf = Sampler(model), Sampler(model, lean=False)
-    seconds = {}
-    for name, sampler in (("lean", lean), ("hf-generate", hf)):
-        seconds[name] = timed(
-            lambda s=sampler: s.sample(prompt, args.n, opts, stop_ids=[NEVER], seed=0), args.reps
-        )
-        rate = args.n * args.tokens / seconds[name]
-        print(
-            f"{name:12s} {args.n} x {args.tokens} tokens: {seconds[name]:.2f} s "
-            f"({rate:.0f} tokens/s)"
-        )
-    print(
-        f"speed-up lean vs generate(): {seconds['hf-generate'] / seconds['lean']:.2f}x "
-        f"({args.threads} threads, bf16 weights, top_k 50 + top_p 0.95)"
-    )
+    speed(model, prompt, dtype, args)
+    accuracy(folder, tok, dtype, args)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ import tweettwin
 
 EXPECTED = {
     "__version__", "open_source", "fetch", "prepare", "PrepareOptions", "load_dataset_dir",
-    "TrainConfig", "train", "Twin", "make", "start_run", "list_runs", "lineage", "write_card",
-    "push", "export_model", "TweettwinError", "Workspace", "evaluate_model",
+    "TrainConfig", "train", "Twin", "GenerateOptions", "make", "start_run", "list_runs",
+    "lineage", "write_card", "push", "export_model", "TweettwinError", "Workspace",
+    "evaluate_model",
 }
 
 
@@ -24,7 +25,8 @@ def test_every_torch_free_name_resolves():
 def test_ml_names_resolve_lazily():
     code = (
         "import sys, tweettwin; assert 'torch' not in sys.modules; "
-        "tweettwin.TrainConfig; assert 'torch' not in sys.modules; "
+        "tweettwin.TrainConfig; tweettwin.GenerateOptions; import tweettwin.testing; "
+        "assert 'torch' not in sys.modules; "
         "tweettwin.train; tweettwin.Twin; tweettwin.make; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

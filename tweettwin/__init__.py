@@ -31,6 +31,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "TrainConfig": ("tweettwin.train_config", "TrainConfig"),
     "train": ("tweettwin.pipeline", "train_step"),  # tracked: a run in the registry + card
     "Twin": ("tweettwin.ml.twin", "Twin"),
+    "GenerateOptions": ("tweettwin.generate_options", "GenerateOptions"),
     "make": ("tweettwin.make", "make"),
     # how close the voice is, how much it copies: an "eval" run, eval.json + report.html
     "evaluate_model": ("tweettwin.pipeline", "eval_step"),

@@ -151,3 +151,20 @@ def tiny_dataset_dir(tmp_path):
     path = tmp_path / "dataset"
     write_dataset(path, synthetic_posts())
     return path
+
+
+def train_tiny(base, tmp, posts, out, **kw):
+    """Train the tiny model on ``posts`` with `tweettwin train`'s code; the model folder."""
+    from tweettwin.ml.train import train
+
+    write_dataset(tmp / f"{out}-data", posts)
+    train(tmp / f"{out}-data", tmp / out, tiny_train_config(base, **kw))
+    return tmp / out
+
+
+@pytest.fixture(scope="session")
+def twin_dir(tiny_model_dir, tmp_path_factory):
+    """A tiny model folder written by `tweettwin train`, as users get it."""
+    return train_tiny(
+        tiny_model_dir, tmp_path_factory.mktemp("twin"), synthetic_posts(), "model", epochs=2
+    )

@@ -1,31 +1,47 @@
 """Fast batched sampling of many posts from one prompt, on CPU.
 
 ``transformers``' ``generate()`` spends most of a decode step in Python and per-layer module
-overhead (PERF-NOTES §3: ~5 s for 10 x 60 tokens in bf16). For Llama-architecture models (SmolLM2
-is one) :class:`LeanLlama` runs the same maths with a handful of fused ops per layer: stacked
-q/k/v and gate/up weights in bf16, a preallocated KV cache, SDPA with grouped heads, and one
-compact sampling step (temperature, top-k, then top-p). Every row shares the prompt, so the prompt
-is prefilled once and there is no padding. Rows that reach a stop token leave the batch.
+overhead (PERF-NOTES §3). For Llama-architecture models (SmolLM2 is one) :class:`LeanLlama` runs
+the same maths with a handful of fused ops per layer: stacked q/k/v and gate/up weights (stored
+as ``ml/linear.py`` chooses: int8, prepacked bf16 or plain), RMSNorm gains folded into the next
+matmul, a KV cache per call, SDPA for the prompt, and one compact sampling step (temperature,
+top-k, then top-p). Every row shares the prompt, so the prompt is prefilled once and there is no
+padding. Rows that reach a stop token leave the batch.
 
-Other architectures fall back to ``model.generate`` (:func:`sample` picks).
+Thread safety: the weights are read-only after construction and every call owns its KV cache
+(:class:`DecodeState`) and its ``torch.Generator``, so one sampler serves concurrent callers.
+Other architectures fall back to a plain forward loop over ``model`` with a per-call cache.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import inspect
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
+from tweettwin.generate_options import SAMPLING_DEFAULTS
+from tweettwin.ml.linear import int8_available, make_linear, packed_available
+
+# Rows decoded together. Larger batches amortise reading the weights, but the KV cache grows
+# with them; -n 100000 is drawn in batches of this size, so memory stays flat.
+MAX_BATCH = 32
+
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    temperature: float = 1.0  # 0 = greedy
-    top_k: int = 50  # 0 = off
-    top_p: float = 0.95  # 1.0 = off
-    max_new_tokens: int = 64
+    temperature: float = SAMPLING_DEFAULTS["temperature"]  # 0 = greedy
+    top_k: int = SAMPLING_DEFAULTS["top_k"]  # 0 = off
+    top_p: float = SAMPLING_DEFAULTS["top_p"]  # 1.0 = off
+    max_new_tokens: int = SAMPLING_DEFAULTS["max_new_tokens"]
+
+
+# One decode step of a batch, per live row: (sample index, token id or None, done). None: the
+# row drew a stop token (not part of the sample); done with a token: the row is at full length.
+Step = list[tuple[int, int | None, bool]]
 
 
 # ----------------------------------------------------------------------------------- sampling step
@@ -69,232 +85,266 @@ def supports_lean(model) -> bool:
     )
 
 
-def _can_pack(dtype: torch.dtype) -> bool:
-    """oneDNN prepacked bf16 weights: ~1.6x faster small-batch matmuls than F.linear on CPU
-    (measured on 2 AVX512-BF16 cores), and no slow first calls. Checked once on a tiny matrix."""
-    if dtype != torch.bfloat16 or not torch.backends.mkldnn.is_available():
-        return False
-    try:
-        w = torch.randn(8, 16).to(dtype)
-        x = torch.randn(3, 16).to(dtype)
-        packed = torch.ops.mkldnn._reorder_linear_weight(w, 16)
-        out = torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
-        return bool(torch.allclose(out.float(), F.linear(x, w).float(), atol=1e-2))
-    except (AttributeError, RuntimeError):
-        return False
+def weight_layout(dtype: torch.dtype, quantize: bool) -> str:
+    """How LeanLlama stores its matmul weights (see ml/linear.py)."""
+    if quantize and int8_available():
+        return "int8"
+    return "packed" if packed_available(dtype) else "dense"
+
+
+@dataclass
+class DecodeState:
+    """One call's KV cache: [layers, k/v, rows, kv heads, positions, head dim], fp32 (attention
+    over the cache is a few tiny batched matmuls, faster in fp32 than bf16), and its length."""
+
+    cache: torch.Tensor
+    length: int
 
 
 class LeanLlama:
     """Inference-only copy of a ``LlamaForCausalLM``'s weights with a minimal decode loop."""
 
-    def __init__(self, model, dtype: torch.dtype = torch.bfloat16) -> None:
+    def __init__(self, model, dtype: torch.dtype = torch.bfloat16, quantize: bool = False) -> None:
         cfg = model.config
-        self.dtype = dtype
+        self.layout = weight_layout(dtype, quantize)
+        # int8 matmuls take and return fp32: the rest of the step runs in fp32 with them
+        self.dtype = torch.float32 if self.layout == "int8" else dtype
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.eps = cfg.rms_norm_eps
         self.max_positions = cfg.max_position_embeddings
         self._rotary = model.model.rotary_emb
+        self._rope_lock = threading.Lock()
+        self._rope = (0, None, None)  # (length, cos, sin), replaced whole when it grows
 
-        self._packed = _can_pack(dtype)
-
-        def w(t: torch.Tensor) -> torch.Tensor:
-            t = t.detach().to(dtype).contiguous()
-            return torch.ops.mkldnn._reorder_linear_weight(t, 16) if self._packed else t
+        def w(t: torch.Tensor, gain: torch.Tensor | None = None):
+            # fold the preceding RMSNorm gain into the weight's columns: W (g * x) = (W g) x
+            t = t.detach().float()
+            if gain is not None:
+                t = t * gain.detach().float()
+            return make_linear(t, self.layout, self.dtype)
 
         with torch.no_grad():
-            self.embed = model.model.embed_tokens.weight.detach().to(dtype).contiguous()
-            self.lm_head = w(model.lm_head.weight)
-            self.norm = model.model.norm.weight.detach().to(dtype).contiguous()
+            self.embed = model.model.embed_tokens.weight.detach().to(self.dtype).contiguous()
+            self.lm_head = w(model.lm_head.weight, model.model.norm.weight)
             self.layers = []
             for layer in model.model.layers:
                 at, mlp = layer.self_attn, layer.mlp
+                ln1, ln2 = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
+                # 1/sqrt(head_dim) folded into q (RoPE is linear): no scaling op per step
+                q_scaled = at.q_proj.weight.float() * self.head_dim**-0.5
+                qkv = torch.cat([q_scaled, at.k_proj.weight.float(), at.v_proj.weight.float()])
+                gate_up = torch.cat([mlp.gate_proj.weight.float(), mlp.up_proj.weight.float()])
                 self.layers.append(
-                    (
-                        layer.input_layernorm.weight.detach().to(dtype).contiguous(),
-                        w(torch.cat([at.q_proj.weight, at.k_proj.weight, at.v_proj.weight])),
-                        w(at.o_proj.weight),
-                        layer.post_attention_layernorm.weight.detach().to(dtype).contiguous(),
-                        w(torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])),
-                        w(mlp.down_proj.weight),
-                    )
+                    (w(qkv, ln1), w(at.o_proj.weight), w(gate_up, ln2), w(mlp.down_proj.weight))
                 )
-        self._cos_sin_len = 0
 
     # ---- helpers
 
-    def _rope_tables(self, length: int) -> None:
-        if length <= self._cos_sin_len:
-            return
-        pos = torch.arange(length).unsqueeze(0)
-        probe = torch.empty(0, dtype=torch.float32)
-        with torch.no_grad():
-            cos, sin = self._rotary(probe, pos)
-        self._cos, self._sin = cos[0].to(self.dtype), sin[0].to(self.dtype)  # [T, D]
-        self._cos_sin_len = length
+    def _rope_tables(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        have, cos, sin = self._rope
+        if length <= have:
+            return cos, sin
+        with self._rope_lock:  # grown once per longer length; readers keep their own tuple
+            if length > self._rope[0]:
+                length = max(length, 2 * self._rope[0])
+                pos = torch.arange(length).unsqueeze(0)
+                with torch.no_grad():
+                    c, s = self._rotary(torch.empty(0, dtype=torch.float32), pos)
+                # rotate_half(x) * sin == roll(x, D/2) * (sin with its first half negated)
+                half = s.shape[-1] // 2
+                s = torch.cat((-s[..., :half], s[..., half:]), dim=-1)
+                self._rope = (length, c[0].to(self.dtype), s[0].to(self.dtype))  # [T, D]
+            return self._rope[1], self._rope[2]
 
     @staticmethod
     def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        rot = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return torch.addcmul(x * cos, rot, sin)
+        # RoPE with the sign folded into ``sin`` (see _rope_tables): three ops, the same sums
+        return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, -1), sin)
 
-    def _linear(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        if self._packed:
-            return torch.ops.mkldnn._linear_pointwise(x, weight, None, "none", [], "")
-        return F.linear(x, weight)
+    def _norm(self, x: torch.Tensor) -> torch.Tensor:
+        # fp32 statistics like LlamaRMSNorm, so logits match the reference model (gain folded)
+        return F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).to(self.dtype)
 
-    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        # fp32 statistics like LlamaRMSNorm, so logits match the reference model
-        xf = x.float()
-        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * xf.to(self.dtype)
-
-    def _mlp(self, x: torch.Tensor, ln2, w_gu, w_down) -> torch.Tensor:
-        gate, up = self._linear(self._norm(x, ln2), w_gu).chunk(2, dim=-1)
-        return x + self._linear(F.silu(gate) * up, w_down)
+    def _mlp(self, x: torch.Tensor, w_gu, w_down) -> torch.Tensor:
+        gate, up = w_gu(self._norm(x)).chunk(2, dim=-1)
+        return x + w_down(F.silu(gate) * up)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self._linear(self._norm(x, self.norm), self.lm_head)
+        return self.lm_head(self._norm(x)).float()
 
     # ---- forward passes
 
     @torch.inference_mode()
-    def prefill(self, ids: Sequence[int], batch: int, capacity: int) -> torch.Tensor:
-        """Run the prompt once, fill a KV cache for ``batch`` rows; last logits [V] (fp32)."""
+    def prefill(
+        self, ids: Sequence[int], batch: int, capacity: int, *, every_position: bool = False
+    ) -> tuple[torch.Tensor, DecodeState]:
+        """Run the prompt once; the last logits [V] (fp32; [T, V] with ``every_position``, for
+        held-out loss) and a KV cache for ``batch`` rows."""
         T = len(ids)
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
-        self._rope_tables(capacity)
-        cos, sin = self._cos[:T], self._sin[:T]
-        # cache: [layers, k/v, batch, kv heads, positions, head dim]
-        # fp32: attention over the cache is a few tiny batched matmuls, faster in fp32 than bf16
-        self.cache = torch.empty(len(self.layers), 2, batch, KV, capacity, D, dtype=torch.float32)
-        self.length = T
+        cos, sin = self._rope_tables(capacity)
+        cos, sin = cos[:T], sin[:T]
+        cache = torch.empty(len(self.layers), 2, batch, KV, capacity, D, dtype=torch.float32)
         x = self.embed[torch.as_tensor(list(ids))]  # [T, hidden]
-        for i, (ln1, w_qkv, w_o, ln2, w_gu, w_down) in enumerate(self.layers):
-            qkv = self._linear(self._norm(x, ln1), w_qkv).view(T, H + 2 * KV, D).transpose(0, 1)
+        for i, (w_qkv, w_o, w_gu, w_down) in enumerate(self.layers):
+            qkv = w_qkv(self._norm(x)).view(T, H + 2 * KV, D).transpose(0, 1)
             q = self._rotate(qkv[:H], cos, sin)
             k = self._rotate(qkv[H : H + KV], cos, sin)
             v = qkv[H + KV :]
-            self.cache[i, 0, :, :, :T] = k
-            self.cache[i, 1, :, :, :T] = v
+            cache[i, 0, :, :, :T] = k
+            cache[i, 1, :, :, :T] = v
             rep = H // KV
             att = F.scaled_dot_product_attention(
-                q, k.repeat_interleave(rep, 0), v.repeat_interleave(rep, 0), is_causal=True
+                q,
+                k.repeat_interleave(rep, 0),
+                v.repeat_interleave(rep, 0),
+                is_causal=True,
+                scale=1.0,
             )
-            x = x + self._linear(att.transpose(0, 1).reshape(T, H * D), w_o)
-            x = self._mlp(x, ln2, w_gu, w_down)
-        return self._logits(x[-1:])[0].float()
+            x = x + w_o(att.transpose(0, 1).reshape(T, H * D))
+            x = self._mlp(x, w_gu, w_down)
+        logits = self._logits(x) if every_position else self._logits(x[-1:])[0]
+        return logits, DecodeState(cache, T)
 
     @torch.inference_mode()
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+    def step(self, state: DecodeState, tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row (all rows at the same position); return logits [B, V] (fp32)."""
-        B, t = tokens.shape[0], self.length
+        B, t = tokens.shape[0], state.length
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
         G = H // KV
-        scale = D**-0.5
-        cos, sin = self._cos[t], self._sin[t]
+        cos, sin = self._rope_tables(t + 1)
+        cos, sin = cos[t], sin[t]
         x = self.embed[tokens]  # [B, hidden]
-        for i, (ln1, w_qkv, w_o, ln2, w_gu, w_down) in enumerate(self.layers):
-            qkv = self._linear(self._norm(x, ln1), w_qkv).view(B, H + 2 * KV, D)
+        for i, (w_qkv, w_o, w_gu, w_down) in enumerate(self.layers):
+            qkv = w_qkv(self._norm(x)).view(B, H + 2 * KV, D)
             qk = self._rotate(qkv[:, : H + KV], cos, sin)
-            kv = self.cache[i, :, :, :, : t + 1]
+            kv = state.cache[i, :, :, :, : t + 1]
             kv[0, :, :, t] = qk[:, H:]
             kv[1, :, :, t] = qkv[:, H + KV :]
             # one query position: the G query heads sharing a KV head act as G "positions", no mask
             q = qk[:, :H].view(B, KV, G, D).float()
             # plain fp32 matmuls: faster than SDPA's CPU kernel or bf16 bmm at this size
-            att = torch.matmul(q, kv[0].transpose(-1, -2)).mul_(scale).softmax(-1)
+            att = torch.matmul(q, kv[0].transpose(-1, -2)).softmax(-1)
             att = torch.matmul(att, kv[1]).to(self.dtype)
-            x = x + self._linear(att.reshape(B, H * D), w_o)
-            x = self._mlp(x, ln2, w_gu, w_down)
-        self.length = t + 1
-        return self._logits(x).float()
+            x = x + w_o(att.reshape(B, H * D))
+            x = self._mlp(x, w_gu, w_down)
+        state.length = t + 1
+        return self._logits(x)
 
-    def keep_rows(self, rows: torch.Tensor) -> None:
+    @staticmethod
+    def keep_rows(state: DecodeState, rows: torch.Tensor) -> None:
         """Drop finished rows from the KV cache."""
-        self.cache = self.cache.index_select(2, rows)
+        state.cache = state.cache.index_select(2, rows)
 
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
         """Logits [T, V] of a whole sequence via prefill + steps (tests compare with HF)."""
         ids = list(ids)
-        out = [self.prefill(ids[:1], 1, len(ids))]
+        first, state = self.prefill(ids[:1], 1, len(ids))
+        out = [first]
         for tok in ids[1:]:
-            out.append(self.step(torch.tensor([tok]))[0])
+            out.append(self.step(state, torch.tensor([tok]))[0])
         return torch.stack(out)
 
 
 # ----------------------------------------------------------------------------------------- driver
 
 
-def _lean_sample(lean: LeanLlama, prompt_ids, n, opts, stop_ids, generator, on_token):
+def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
-    last = lean.prefill(prompt_ids, n, capacity).expand(n, -1)
-    rows = list(range(n))  # original sample index of each live row
-    out: list[list[int]] = [[] for _ in range(n)]
-    stop = torch.tensor(sorted(stop_ids))
+    first, state = lean.prefill(prompt_ids, n, capacity)
+    last = first.expand(n, -1)
+    rows = list(range(n))  # sample index of each live row
     for step in range(opts.max_new_tokens):
         tokens = pick_tokens(last, opts, generator)
         ended = torch.isin(tokens, stop)
-        for row, tok, end in zip(rows, tokens.tolist(), ended.tolist(), strict=True):
-            if not end:
-                out[row].append(tok)
-        if on_token:
-            on_token(len(rows))
+        full = step + 1 == opts.max_new_tokens
+        yield [
+            (row, None if end else tok, end or full)
+            for row, tok, end in zip(rows, tokens.tolist(), ended.tolist(), strict=True)
+        ]
         if ended.any():
             live = (~ended).nonzero().squeeze(-1)
             if live.numel() == 0:
-                break
+                return
             rows = [rows[j] for j in live.tolist()]
             tokens = tokens[live]
-            lean.keep_rows(live)
+            lean.keep_rows(state, live)
         if step + 1 < opts.max_new_tokens:
-            last = lean.step(tokens)
-    return out
+            last = lean.step(state, tokens)
 
 
-def _hf_sample(model, prompt_ids, n, opts, stop_ids, seed):
+def _hf_batch(model, prompt_ids, n, opts, stop, generator) -> Iterator[Step]:
+    """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state)."""
     ids = torch.tensor([list(prompt_ids)] * n)
-    if seed is not None:
-        torch.manual_seed(seed)
-    greedy = opts.temperature <= 0
-    kwargs = (
-        {}
-        if greedy
-        else {"temperature": opts.temperature, "top_k": opts.top_k or None, "top_p": opts.top_p}
-    )
+    done = torch.zeros(n, dtype=torch.bool)
+    # transformers 5 renamed past_key_values to cache (argument and output)
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
-        seqs = model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            do_sample=not greedy,
-            max_new_tokens=opts.max_new_tokens,
-            eos_token_id=sorted(stop_ids),
-            pad_token_id=min(stop_ids),
-            **kwargs,
-        )
-    out = []
-    for seq in seqs[:, ids.shape[1] :].tolist():
-        cut = next((i for i, t in enumerate(seq) if t in stop_ids), len(seq))
-        out.append(seq[:cut])
-    return out
+        out = model(input_ids=ids, use_cache=True)
+        for step in range(opts.max_new_tokens):
+            tokens = pick_tokens(out.logits[:, -1].float(), opts, generator)
+            ended = torch.isin(tokens, stop)
+            live = (~done).nonzero().squeeze(-1).tolist()
+            full = step + 1 == opts.max_new_tokens
+            toks, ends = tokens.tolist(), ended.tolist()
+            yield [(r, None if ends[r] else toks[r], ends[r] or full) for r in live]
+            done |= ended
+            if done.all() or full:
+                return
+            out = model(input_ids=tokens[:, None], use_cache=True, **{name: getattr(out, name)})
 
 
 class Sampler:
-    """Samples ``n`` continuations of one prompt from a causal LM (lean path when supported)."""
+    """Samples continuations of one prompt from a causal LM (lean path when supported)."""
 
     def __init__(
-        self, model, *, dtype: torch.dtype | None = None, lean: bool | None = None
+        self,
+        model,
+        *,
+        dtype: torch.dtype | None = None,
+        lean: bool | None = None,
+        quantize: bool = False,
     ) -> None:
         self.model = model
         self.dtype = dtype or next(model.parameters()).dtype  # compute in the weights' dtype
         use_lean = supports_lean(model) if lean is None else lean
-        self.lean = LeanLlama(model, self.dtype) if use_lean else None
+        self.lean = LeanLlama(model, self.dtype, quantize) if use_lean else None
 
     @property
     def path(self) -> str:
-        return "lean-llama" if self.lean else "hf-generate"
+        if self.lean is None:
+            return "hf-forward"
+        return f"lean-llama/{self.lean.layout}/{str(self.lean.dtype).removeprefix('torch.')}"
+
+    def room(self, prompt_len: int) -> int:
+        """How many tokens fit after a prompt of ``prompt_len`` tokens in the model's context."""
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        return 1 << 30 if context is None else context - prompt_len
+
+    def stream(
+        self,
+        prompt_ids: Sequence[int],
+        n: int,
+        opts: SamplingOptions,
+        stop_ids: Iterable[int],
+        *,
+        generator: torch.Generator | None = None,
+        batch: int | None = None,
+    ) -> Iterator[Step]:
+        """Decode steps of ``n`` samples, drawn ``batch`` rows at a time; sample indices count
+        from 0 across batches. The caller checks that the prompt leaves room (see ``room``)."""
+        if not prompt_ids:
+            raise ValueError("prompt_ids must hold at least one token (start with the separator)")
+        stop = torch.tensor(sorted(set(stop_ids)))
+        batch = batch or MAX_BATCH
+        run = _hf_batch if self.lean is None else _lean_batch
+        target = self.model if self.lean is None else self.lean
+        for start in range(0, n, batch):
+            rows = min(batch, n - start)
+            for step in run(target, prompt_ids, rows, opts, stop, generator):
+                yield [(start + r, tok, end) for r, tok, end in step]
 
     def sample(
         self,
@@ -304,18 +354,19 @@ class Sampler:
         stop_ids: Iterable[int],
         *,
         seed: int | None = None,
-        on_token: Callable[[int], None] | None = None,
+        batch: int | None = None,
     ) -> list[list[int]]:
-        """Return ``n`` lists of new token ids, each cut before its first stop token."""
-        if not prompt_ids:
-            raise ValueError("prompt_ids must hold at least one token (start with the separator)")
-        stop_ids = set(stop_ids)
-        max_len = getattr(self.model.config, "max_position_embeddings", None) or math.inf
-        room = int(min(opts.max_new_tokens, max_len - len(prompt_ids)))
-        if room <= 0:
+        """Return ``n`` lists of new token ids, each cut before its first stop token (and at the
+        model's context)."""
+        room = self.room(len(prompt_ids))
+        if room < 1:
             return [[] for _ in range(n)]
-        opts = SamplingOptions(opts.temperature, opts.top_k, opts.top_p, room)
-        if self.lean is None:
-            return _hf_sample(self.model, prompt_ids, n, opts, stop_ids, seed)
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return _lean_sample(self.lean, prompt_ids, n, opts, stop_ids, generator, on_token)
+        opts = replace(opts, max_new_tokens=min(room, opts.max_new_tokens))
+        generator = torch.Generator()
+        generator.manual_seed(seed) if seed is not None else generator.seed()
+        out: list[list[int]] = [[] for _ in range(n)]
+        for step in self.stream(prompt_ids, n, opts, stop_ids, generator=generator, batch=batch):
+            for row, tok, _ in step:
+                if tok is not None:
+                    out[row].append(tok)
+        return out

@@ -22,17 +22,18 @@ import torch
 from transformers import GenerationConfig
 
 from tweettwin.atomic import write_text
+from tweettwin.generate_options import SAMPLING_DEFAULTS
 from tweettwin.ml.novelty import write_index
 from tweettwin.model_folder import DATASET_MANIFEST, TrainingRecord
 
 
 def generation_config(sep_id: int, max_new_tokens: int) -> GenerationConfig:
-    """Sampling defaults for posts (top_k before top_p: same samples in practice, less sorting)."""
+    """Sampling defaults for posts (from the one place they are written down)."""
     return GenerationConfig(
         do_sample=True,
-        temperature=1.0,
-        top_p=0.95,
-        top_k=50,
+        temperature=SAMPLING_DEFAULTS["temperature"],
+        top_p=SAMPLING_DEFAULTS["top_p"],
+        top_k=SAMPLING_DEFAULTS["top_k"],
         max_new_tokens=max_new_tokens,
         bos_token_id=sep_id,
         eos_token_id=sep_id,

@@ -1,29 +1,47 @@
 """A trained twin: load a model folder, write new posts.
 
     twin = Twin.load("tweettwin/me/model")
-    result = twin.generate("My dream is", n=10)
+    result = twin.generate("My dream is", n=10)          # or GenerateOptions(n=10, seed=1)
     result.posts, result.rejected, result.seconds
+    for event in twin.stream("My dream is", n=3):        # TokenEvent as decoded, PostEvent per post
+        ...
 
 Every sample starts ``<sep> [@author: ] prompt`` exactly like a post in training, ends at the
 next separator, keeps the prompt at its start (as huggingtweets did), and has its whitespace
 handled like the training data. The novelty guard drops samples that copy a training post and
 samples again, a bounded number of times.
+
+One ``Twin`` serves concurrent callers (threads of a web server): the weights are read-only, each
+call owns its KV cache and ``torch.Generator``, and the tokenizer, which is not safe to share
+across threads, is used under a lock.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from tweettwin.errors import ConfigError, ModelError
+from tweettwin.generate_options import (
+    SAMPLING_DEFAULTS,
+    GenerateOptions,
+    GenerationResult,
+    PostEvent,
+    TokenEvent,
+    resolve_options,
+)
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
 from tweettwin.ml.sampler import Sampler, SamplingOptions
 from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
+
+__all__ = ["GenerationResult", "Twin", "author_prefix", "tidy"]
 
 MAX_ROUNDS = 6  # sampling rounds per call: the first, then resampling of copies / empty samples
 _BLANK_RUNS = re.compile(r"[ \t]*\n\s*")
@@ -34,35 +52,23 @@ def author_prefix(handle: str | None) -> str:
     return f"@{handle}: " if handle else ""
 
 
-@dataclass
-class GenerationResult:
-    posts: list[str]
-    rejected: int  # samples dropped by the novelty guard (copies of training posts)
-    seconds: float
-    prompt: str | None = None
-    author: str | None = None
-    seed: int | None = None
-    empty: int = 0  # samples dropped because they added no text
-    sampled: int = 0  # samples drawn in all
-    new_tokens: int = 0
-    settings: dict = field(default_factory=dict)  # temperature, top_k, top_p, max_new_tokens, path
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def __iter__(self):
-        return iter(self.posts)
-
-    def __len__(self) -> int:
-        return len(self.posts)
-
-
 def tidy(text: str, keep_newlines: bool) -> str:
     """Whitespace as in the training data: one space everywhere, or single line breaks kept."""
     if not keep_newlines:
         return " ".join(text.split())
     lines = _BLANK_RUNS.split(text.strip())
     return "\n".join(" ".join(line.split()) for line in lines)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One call, resolved against the folder: sampling settings, prompt tokens, author."""
+
+    options: GenerateOptions
+    sampling: SamplingOptions
+    prompt: str
+    author: str | None
+    head_ids: list[int]  # author tag + prompt, without the separator
 
 
 class Twin:
@@ -78,13 +84,15 @@ class Twin:
         novelty: NoveltyIndex | None = None,
         lean: bool | None = None,
         dtype: torch.dtype | None = None,
+        quantize: bool = False,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
+        self._tokenizer_lock = threading.Lock()
         self.path = Path(path)
         self.training = training or {}
         self.novelty = novelty
-        self.sampler = Sampler(model, dtype=dtype, lean=lean)
+        self.sampler = Sampler(model, dtype=dtype, lean=lean, quantize=quantize)
         self.sep_id = self._separator_id()
         self.stop_ids = self._stop_ids()
         self.defaults = self._defaults()
@@ -99,16 +107,19 @@ class Twin:
         precision: str | None = None,
         dtype: torch.dtype | None = None,
         lean: bool | None = None,
+        quantize: str | bool | None = None,
     ) -> Twin:
         """Load a model folder written by ``tweettwin train`` (or any local causal LM folder).
 
         The compute dtype is ``dtype`` if given, else ``precision`` ('bf16' / 'fp32' / 'auto':
         measured per machine, see ``ml/precision.py``); the stored dtype does not decide it.
+        ``quantize``: True for int8 matmul weights (fast, slightly lossy), False for the exact
+        path, None / 'auto' for the measured default (see :func:`tweettwin.ml.decode.choose`).
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        from tweettwin.ml.precision import choose, torch_dtype
+        from tweettwin.ml.decode import choose
 
         path = Path(model_dir)
         if not (path / "config.json").is_file():
@@ -117,14 +128,13 @@ class Twin:
                 f"{path}: {what}; give a model folder written by `tweettwin train` or `make`"
             )
         hf_logging.disable_progress_bar()
-        if dtype is None:
-            dtype = torch_dtype(choose(precision, "cpu", kind="decode"))
+        plan = choose(precision, dtype, quantize)
         from tweettwin.weights import check_folder_weights
 
         check_folder_weights(path)  # a truncated file: one line, not a loader traceback
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=dtype, trust_remote_code=False, use_safetensors=True
+                path, dtype=plan.dtype, trust_remote_code=False, use_safetensors=True
             )
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         except (OSError, ValueError) as ex:
@@ -136,7 +146,14 @@ class Twin:
         training = TrainingRecord.read(path).to_dict() if has_record else {}
         novelty = NoveltyIndex.load(path) if (path / NOVELTY_FILE).is_file() else None
         return cls(
-            model, tokenizer, path=path, training=training, novelty=novelty, lean=lean, dtype=dtype
+            model,
+            tokenizer,
+            path=path,
+            training=training,
+            novelty=novelty,
+            lean=lean,
+            dtype=plan.dtype,
+            quantize=plan.quantize,
         )
 
     def _separator_id(self) -> int:
@@ -163,13 +180,14 @@ class Twin:
     def _defaults(self) -> SamplingOptions:
         gen = self.model.generation_config
         greedy = not getattr(gen, "do_sample", False)
+        d = SAMPLING_DEFAULTS
         return SamplingOptions(
             temperature=0.0
             if greedy
-            else float(gen.temperature if gen.temperature is not None else 1.0),
+            else float(gen.temperature if gen.temperature is not None else d["temperature"]),
             top_k=int(gen.top_k or 0),
             top_p=float(gen.top_p if gen.top_p is not None else 1.0),
-            max_new_tokens=int(gen.max_new_tokens or 64),
+            max_new_tokens=int(gen.max_new_tokens or d["max_new_tokens"]),
         )
 
     @property
@@ -184,28 +202,25 @@ class Twin:
     def authors(self) -> list[str]:
         return list(self.training.get("authors", []))
 
-    # ---------------------------------------------------------------------------- generation
+    # ----------------------------------------------------------------------- request checks
 
     def options(
         self, *, temperature=None, top_p=None, top_k=None, max_new_tokens=None
     ) -> SamplingOptions:
-        """The folder's defaults with the given overrides, checked."""
-        d = self.defaults
-        opts = SamplingOptions(
-            temperature=d.temperature if temperature is None else float(temperature),
-            top_k=d.top_k if top_k is None else int(top_k),
-            top_p=d.top_p if top_p is None else float(top_p),
-            max_new_tokens=d.max_new_tokens if max_new_tokens is None else int(max_new_tokens),
+        """The folder's defaults with the given overrides, checked (see GenerateOptions)."""
+        given = GenerateOptions(
+            temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens
         )
-        if opts.temperature < 0:
-            raise ConfigError(f"temperature must be 0 (greedy) or more, not {opts.temperature}")
-        if not 0 < opts.top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], not {opts.top_p}")
-        if opts.top_k < 0:
-            raise ConfigError(f"top_k must be 0 (off) or more, not {opts.top_k}")
-        if opts.max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be at least 1, not {opts.max_new_tokens}")
-        return opts
+        return self._sampling(given)
+
+    def _sampling(self, opts: GenerateOptions) -> SamplingOptions:
+        d = self.defaults
+        return SamplingOptions(
+            temperature=d.temperature if opts.temperature is None else float(opts.temperature),
+            top_k=d.top_k if opts.top_k is None else opts.top_k,
+            top_p=d.top_p if opts.top_p is None else float(opts.top_p),
+            max_new_tokens=d.max_new_tokens if opts.max_new_tokens is None else opts.max_new_tokens,
+        )
 
     def _author(self, author: str | None) -> str | None:
         if author is not None:
@@ -230,74 +245,130 @@ class Twin:
             )
         return author
 
-    def generate(
-        self,
-        prompt: str | None = None,
-        n: int = 10,
-        *,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        top_k: int | None = None,
-        max_new_tokens: int | None = None,
-        seed: int | None = None,
-        novelty: bool = True,
-        author: str | None = None,
-    ) -> GenerationResult:
-        """Write ``n`` new posts, each starting with ``prompt`` (if any)."""
-        if n < 1:
-            raise ConfigError(f"n must be at least 1, not {n}")
-        opts = self.options(
-            temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens
-        )
-        if novelty and self.novelty is None:
+    def _request(self, prompt, options, overrides: dict) -> _Request:
+        opts = resolve_options(options, overrides)
+        if opts.novelty and self.novelty is None:
             raise ModelError(
                 f"{self.path}: no novelty index in this model folder; pass novelty=False "
                 "(--no-novelty-guard) to sample without the copy check"
             )
-        author = self._author(author)
+        author = self._author(opts.author)
         prompt = tidy(prompt, self.keep_newlines) if prompt else ""
         head = author_prefix(author) + prompt
-        head_ids = self.tokenizer(head, add_special_tokens=False).input_ids if head else []
+        with self._tokenizer_lock:
+            head_ids = self.tokenizer(head, add_special_tokens=False).input_ids if head else []
+        sampling = self._sampling(opts)
+        room = self.sampler.room(1 + len(head_ids))
+        context = room + 1 + len(head_ids)
+        if room < 1:
+            raise ConfigError(
+                f"the prompt is {len(head_ids)} tokens; this model reads {context}, so at most "
+                f"{context - 2} (one for the post separator, one for the post): shorten it"
+            )
+        if room < sampling.max_new_tokens:  # the context ends the post early, not an error
+            sampling = replace(sampling, max_new_tokens=room)
+        return _Request(opts, sampling, prompt, author, head_ids)
+
+    # ---------------------------------------------------------------------------- generation
+
+    def generate(
+        self, prompt: str | None = None, options: GenerateOptions | int | None = None, **overrides
+    ) -> GenerationResult:
+        """Write ``n`` new posts, each starting with ``prompt`` (if any).
+
+        ``options`` is a :class:`GenerateOptions` (or ``n``); keyword arguments override its
+        fields: ``generate("Today", n=5, seed=1, temperature=0.8, novelty=False)``.
+        """
+        req = self._request(prompt, options, overrides)
         started = time.perf_counter()
         posts: list[str] = []
         rejected = empty = sampled = new_tokens = 0
-        rounds = MAX_ROUNDS if opts.temperature > 0 else 1  # greedy: resampling gives the same
-        for round_ in range(rounds):
-            need = n - len(posts)
-            if need <= 0:
-                break
-            # later rounds oversample a little: a batch costs far less than its rows one by one
-            batch = need if round_ == 0 else min(n, 2 * need)
-            round_seed = None if seed is None else seed + 7919 * round_
-            outs = self.sampler.sample(
-                [self.sep_id, *head_ids], batch, opts, self.stop_ids, seed=round_seed
-            )
-            for ids in outs:
-                sampled += 1
-                new_tokens += len(ids)
-                text = self._text(head_ids + ids, author)
-                if not ids or not text or text == prompt:
-                    empty += 1
-                elif novelty and self.novelty.is_copy(text):
-                    rejected += 1
-                elif len(posts) < n:
-                    posts.append(text)
-        settings = asdict(opts) | {"path": self.sampler.path}
+        for event in self._events(req, text_deltas=False):
+            sampled += 1
+            new_tokens += event.tokens
+            rejected += event.reason == "copy"
+            empty += event.reason == "empty"
+            if event.kept:
+                posts.append(event.text)
         return GenerationResult(
             posts=posts,
             rejected=rejected,
             seconds=round(time.perf_counter() - started, 3),
-            prompt=prompt or None,
-            author=author,
-            seed=seed,
+            prompt=req.prompt or None,
+            author=req.author,
+            seed=req.options.seed,
             empty=empty,
             sampled=sampled,
             new_tokens=new_tokens,
-            settings=settings,
+            settings=asdict(req.sampling) | {"path": self.sampler.path},
         )
 
+    def stream(
+        self, prompt: str | None = None, options: GenerateOptions | int | None = None, **overrides
+    ) -> Iterator[TokenEvent | PostEvent]:
+        """Like :meth:`generate`, as events while decoding: a :class:`TokenEvent` with each
+        sample's new text, a :class:`PostEvent` when a sample ends (kept or why not). The kept
+        posts, in event order, are ``generate``'s posts for the same options and seed."""
+        req = self._request(prompt, options, overrides)  # errors now, not at the first next()
+        return self._events(req, text_deltas=True)
+
+    def _events(self, req: _Request, text_deltas: bool) -> Iterator[TokenEvent | PostEvent]:
+        opts, n = req.options, req.options.n
+        generator = torch.Generator()
+        generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
+        prompt_ids = [self.sep_id, *req.head_ids]
+        kept = base = 0
+        rounds = MAX_ROUNDS if req.sampling.temperature > 0 else 1  # greedy: resampling repeats
+        for round_ in range(rounds):
+            need = n - kept
+            if need <= 0:
+                return
+            # later rounds oversample a little: a batch costs far less than its rows one by one
+            batch = need if round_ == 0 else min(n, 2 * need)
+            ids: dict[int, list[int]] = {}
+            shown: dict[int, str] = {}
+            steps = self.sampler.stream(
+                prompt_ids, batch, req.sampling, self.stop_ids, generator=generator
+            )
+            for step in steps:
+                for row, tok, done in step:
+                    sample = ids.setdefault(base + row, [])
+                    if tok is not None:
+                        sample.append(tok)
+                        if text_deltas:
+                            delta = self._delta(req, sample, shown, base + row)
+                            if delta:
+                                yield TokenEvent(base + row, delta)
+                    if done:
+                        event = self._judge(req, base + row, ids.pop(base + row), kept < n)
+                        kept += event.kept
+                        yield event
+                if kept >= n:
+                    steps.close()  # enough posts: later samples of this round are not needed
+                    return
+            base += batch
+
+    def _judge(self, req: _Request, sample: int, ids: list[int], room: bool) -> PostEvent:
+        text = self._text(req.head_ids + ids, req.author)
+        if not ids or not text or text == req.prompt:
+            return PostEvent(sample, text, kept=False, reason="empty", tokens=len(ids))
+        if req.options.novelty and self.novelty.is_copy(text):
+            return PostEvent(sample, text, kept=False, reason="copy", tokens=len(ids))
+        reason = None if room else "surplus"
+        return PostEvent(sample, text, kept=room, reason=reason, tokens=len(ids))
+
+    def _delta(self, req: _Request, ids: list[int], shown: dict[int, str], sample: int) -> str:
+        """The new text of a sample since its last event ('' while a character is incomplete)."""
+        before = shown.get(sample, req.prompt)
+        text = self._text(req.head_ids + ids, req.author)
+        if text.endswith("\ufffd") or not text.startswith(before):
+            return ""  # half a UTF-8 character, or whitespace tidied differently: wait
+        shown[sample] = text
+        return text[len(before) :]
+
     def _text(self, ids: list[int], author: str | None) -> str:
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        with self._tokenizer_lock:
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
         tag = author_prefix(author)
         if tag and text.startswith(tag):
             text = text[len(tag) :]
