@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.ml.llama_runtime import LlamaCpp  # noqa: E402
 from tests.ml.test_export_gguf import HELD_OUT, hf_logprobs  # noqa: E402
-from tweettwin.export import QUANTS, export_model  # noqa: E402
+from tweettwin.publish.export import QUANTS, export_model  # noqa: E402
 
 
 def cpu() -> dict:

@@ -135,7 +135,7 @@ def speed(model, prompt, dtype, args) -> None:
 def held_out_posts(archive: str, limit: int) -> list[str]:
     import json
 
-    from tweettwin.prepare import prepare
+    from tweettwin.ingest.prepare import prepare
 
     src = SHARED / f"{archive}.zip"
     if not src.is_file():

@@ -13,7 +13,7 @@ Each measurement runs in a fresh subprocess pinned to one CPU (``os.sched_setaff
 peak RSS (``ru_maxrss``) is that of the measured work alone. Rows per case:
   json.loads   baseline: read every input file and json.loads it whole (no cleaning, no output)
   read only    ``open_source(...).posts`` iterated: the readers alone
-  prepare      ``tweettwin.prepare`` end to end: read, clean, dedupe, split, write, hash
+  prepare      ``tweettwin.ingest.prepare`` end to end: read, clean, dedupe, split, write, hash
 The ratio columns compare with the baseline measured in the same run and with the 50,000
 posts/s target.
 """
@@ -66,7 +66,7 @@ def _json_baseline(specs: list[str]) -> int:
 
 
 def _read_only(specs: list[str]) -> int:
-    from tweettwin.sources import open_source
+    from tweettwin.ingest.sources import open_source
 
     count = 0
     for spec in specs:
@@ -76,7 +76,7 @@ def _read_only(specs: list[str]) -> int:
 
 
 def _prepare(specs: list[str], out: str) -> int:
-    from tweettwin.prepare import prepare
+    from tweettwin.ingest.prepare import prepare
 
     result = prepare(specs, out)
     return sum(a.downloaded for a in result.authors)

@@ -43,7 +43,7 @@ def quick_twin(steps: int) -> Path:
     model = OUT / "serve-twin" / "sample" / "model"
     if (model / "training.json").is_file():
         return model
-    from tweettwin.make import make
+    from tweettwin.pipeline.make_step import make
     from tweettwin.train_config import TrainConfig
 
     ws = OUT / "serve-twin"

@@ -86,7 +86,7 @@ def archive_source(name: str, tmp: Path) -> Path:
 
 
 def prepare_dataset(archive: str, out: Path, fraction: float) -> tuple[Path, float]:
-    from tweettwin.prepare import prepare
+    from tweettwin.ingest.prepare import prepare
 
     src = archive_source(archive, out)
     start = time.perf_counter()

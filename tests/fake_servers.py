@@ -630,7 +630,7 @@ NOW = 1_700_000_000.0  # the fixed clock tests give the client
 
 def quiet_client(**kwargs):
     """An HttpClient that records its waits instead of sleeping; ``client.sleeps`` lists them."""
-    from tweettwin.fetch.http import HttpClient
+    from tweettwin.ingest.fetch.http import HttpClient
 
     sleeps: list[float] = []
     options = {

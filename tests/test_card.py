@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tweettwin import card
 from tweettwin.cli import cli
 from tweettwin.errors import InputError
 from tweettwin.model_folder import TrainingRecord
+from tweettwin.publish import card
 from tweettwin.train_config import TrainConfig
 
 # Built with the writer's own types, so the card is tested on the keys `train` really writes.

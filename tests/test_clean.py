@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from tweettwin.clean import Cleaner, clean_text, count_words
-from tweettwin.config import PrepareOptions
 from tweettwin.errors import ConfigError
-from tweettwin.posts import Post
+from tweettwin.ingest.clean import Cleaner, clean_text, count_words
+from tweettwin.ingest.options import PrepareOptions
+from tweettwin.ingest.posts import Post
 
 DEFAULT = PrepareOptions()
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tweettwin.dataset import (
+from tweettwin.errors import DatasetError
+from tweettwin.ingest.dataset import (
     FORMAT,
     SplitWriter,
     content_hash,
@@ -15,7 +16,6 @@ from tweettwin.dataset import (
     split_key,
     write_manifest,
 )
-from tweettwin.errors import DatasetError
 
 
 def write_split(folder, posts, method="hash", fraction=0.1, min_validation=32):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from tweettwin.cli import cli
 from tweettwin.errors import ConfigError, ModelError, OutputExistsError
-from tweettwin.export import (
+from tweettwin.publish.export import (
     Sampling,
     check_architecture,
     export_model,
@@ -104,5 +104,8 @@ def test_sampling_defaults_read_like_the_twin_reads_them():
 
 
 def test_export_module_and_command_stay_torch_free():
-    code = "import sys, tweettwin.export, tweettwin.cli.export; assert 'torch' not in sys.modules"
+    code = (
+        "import sys, tweettwin.publish.export, tweettwin.cli.export; "
+        "assert 'torch' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

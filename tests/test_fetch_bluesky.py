@@ -10,8 +10,8 @@ import pytest
 
 from tests.fake_servers import NOW, FakeBluesky, quiet_client
 from tweettwin.errors import FetchError
-from tweettwin.fetch import fetch, parse_spec
-from tweettwin.sources.fetched import read_fetched, strip_link_facets
+from tweettwin.ingest.fetch import fetch, parse_spec
+from tweettwin.ingest.sources.fetched import read_fetched, strip_link_facets
 
 SPEC = "bluesky:alice.test"
 FEED = "/xrpc/app.bsky.feed.getAuthorFeed"

@@ -7,8 +7,8 @@ import pytest
 from tests.fake_servers import HTML_ERROR, NOW, FakeMastodon, closed_port_url, quiet_client
 from tweettwin import __version__
 from tweettwin.errors import FetchError, NetworkError
-from tweettwin.fetch import fetch
-from tweettwin.fetch.http import Secret, rate_limit_delay
+from tweettwin.ingest.fetch import fetch
+from tweettwin.ingest.fetch.http import Secret, rate_limit_delay
 
 SPEC = "mastodon:@alice@social.example"
 STATUSES = "/api/v1/accounts/1001/statuses"

@@ -10,9 +10,9 @@ import pytest
 
 from tests.fake_servers import FakeMastodon, quiet_client
 from tweettwin.errors import FetchError, OutputExistsError
-from tweettwin.fetch import fetch
-from tweettwin.fetch.store import read_manifest
-from tweettwin.sources.fetched import read_fetched
+from tweettwin.ingest.fetch import fetch
+from tweettwin.ingest.fetch.store import read_manifest
+from tweettwin.ingest.sources.fetched import read_fetched
 
 SPEC = "mastodon:@alice@social.example"
 STATUSES = "/api/v1/accounts/1001/statuses"

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from tests.fake_servers import FakeMastodon
 from tweettwin.cli import cli
-from tweettwin.config import PrepareOptions
 from tweettwin.errors import ConfigError
-from tweettwin.fetch.store import read_manifest
-from tweettwin.prepare import prepare
-from tweettwin.sources import open_source
+from tweettwin.ingest.fetch.store import read_manifest
+from tweettwin.ingest.options import PrepareOptions
+from tweettwin.ingest.prepare import prepare
+from tweettwin.ingest.sources import open_source
 
 SPEC = "mastodon:@alice@social.example"  # a name the fake server answers only via --api-base
 
@@ -58,7 +58,7 @@ def test_prepare_api_passes_fetch_options_only_to_fetch_specs():
 
 
 def test_python_fetch_and_prepare_of_a_handle_are_recorded_runs():
-    from tweettwin.pipeline import fetch_step, prepare_step  # tweettwin.fetch / .prepare
+    from tweettwin.pipeline import fetch_step, prepare_step  # tweettwin.ingest.fetch / .prepare
     from tweettwin.tracking import list_runs
 
     with FakeMastodon(30) as server:

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from tests.fake_servers import FakeBluesky, FakeMastodon, quiet_client
 from tweettwin.cli import cli
-from tweettwin.fetch import fetch
-from tweettwin.fetch.store import read_manifest
-from tweettwin.sources import open_source
+from tweettwin.ingest.fetch import fetch
+from tweettwin.ingest.fetch.store import read_manifest
+from tweettwin.ingest.sources import open_source
 
 SPEC = "mastodon:@alice@social.example"
 
@@ -127,8 +127,8 @@ def test_default_folder_is_in_the_workspace():
 
 
 def _prepare(sources):
-    from tweettwin.config import PrepareOptions
-    from tweettwin.prepare import prepare
+    from tweettwin.ingest.options import PrepareOptions
+    from tweettwin.ingest.prepare import prepare
 
     return prepare(sources, output="dataset", options=PrepareOptions(min_chars=0, warn_chars=0))
 

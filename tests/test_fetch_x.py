@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from tests.fake_servers import NOW, FakeX, quiet_client
 from tweettwin.cli import cli
 from tweettwin.errors import ConfigError, FetchError
-from tweettwin.fetch import fetch
-from tweettwin.fetch.x_api import TOKEN_ENV
-from tweettwin.sources.fetched import read_fetched
+from tweettwin.ingest.fetch import fetch
+from tweettwin.ingest.fetch.x_api import TOKEN_ENV
+from tweettwin.ingest.sources.fetched import read_fetched
 
 SPEC = "x:@alice"
 TWEETS = "/2/users/2244994945/tweets"
@@ -175,6 +175,6 @@ def test_token_never_leaks(token, tmp_path):
     for file in tmp_path.rglob("*"):
         if file.is_file():
             assert TOKEN.encode() not in file.read_bytes(), file
-    from tweettwin.fetch.x_api import XApi, bearer_token
+    from tweettwin.ingest.fetch.x_api import XApi, bearer_token
 
     assert TOKEN not in repr(XApi(client, "alice", server.url, bearer_token()))

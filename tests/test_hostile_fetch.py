@@ -13,10 +13,10 @@ import pytest
 from tests.fake_servers import NOW, quiet_client
 from tests.hostile import assert_error, run
 from tweettwin.errors import FetchError, InputError, NetworkError, OutputError
-from tweettwin.fetch import fetch
-from tweettwin.fetch.http import HttpClient, rate_limit_delay
-from tweettwin.fetch.store import read_manifest
-from tweettwin.sources.fetched import bluesky_post, mastodon_post, read_fetched
+from tweettwin.ingest.fetch import fetch
+from tweettwin.ingest.fetch.http import HttpClient, rate_limit_delay
+from tweettwin.ingest.fetch.store import read_manifest
+from tweettwin.ingest.sources.fetched import bluesky_post, mastodon_post, read_fetched
 
 SPEC = "mastodon:@alice@social.example"
 BASE = "https://social.example"
@@ -225,7 +225,7 @@ def test_credentials_in_api_base_are_refused_and_never_shown_or_stored(tmp_path,
 
 
 def test_webfinger_credentials_are_not_kept(tmp_path):
-    from tweettwin.fetch.mastodon import Mastodon
+    from tweettwin.ingest.fetch.mastodon import Mastodon
 
     def handler(request):
         if request.url.path == "/.well-known/webfinger":
@@ -290,7 +290,7 @@ def test_endless_pages_stop_at_the_accounts_own_count(tmp_path):
 
 
 def test_endless_pages_stop_at_the_hard_cap_without_a_count(tmp_path, monkeypatch):
-    import tweettwin.fetch as fetch_module
+    import tweettwin.ingest.fetch as fetch_module
 
     monkeypatch.setattr(fetch_module, "MAX_POSTS_PER_PASS", 500)
     server = Masto([], endless=True)
@@ -358,7 +358,7 @@ def test_fetch_into_a_path_under_a_file_is_one_line(tmp_path):
 
 
 def test_bluesky_feed_with_junk_items_is_read(tmp_path):
-    from tweettwin.fetch.bluesky import Bluesky
+    from tweettwin.ingest.fetch.bluesky import Bluesky
 
     def handler(request):
         if request.url.path.endswith("getProfile"):
@@ -453,7 +453,7 @@ def test_a_very_long_handle_fetches_into_a_usable_folder(tmp_path):
     )  # fmt: skip
     assert result.total == 2
     assert all(len(part.encode()) <= 120 for part in Path(result.output).parts)
-    from tweettwin.fetch import is_fetch_spec
+    from tweettwin.ingest.fetch import is_fetch_spec
 
     assert is_fetch_spec(f"mastodon:@{user}@social.example")  # no ENAMETOOLONG traceback
 
@@ -463,9 +463,9 @@ def test_odd_field_types_from_a_server_never_escape_the_error_tree(tmp_path, see
     import random
 
     from tests.test_hostile_sources import _swap_fields
-    from tweettwin.config import PrepareOptions
     from tweettwin.errors import TweettwinError
-    from tweettwin.prepare import prepare
+    from tweettwin.ingest.options import PrepareOptions
+    from tweettwin.ingest.prepare import prepare
 
     rng = random.Random(seed)
     keep = frozenset(("id",)) if seed % 2 else frozenset()

@@ -14,9 +14,9 @@ import pytest
 
 from tests.hostile import assert_error, posts, run, write_jsonl
 from tests.test_card import make_model_dir
-from tweettwin import hub
-from tweettwin.dataset import split_key
 from tweettwin.errors import ConfigError, ModelError
+from tweettwin.ingest.dataset import split_key
+from tweettwin.publish import hub
 from tweettwin.weights import check_safetensors
 
 
@@ -63,7 +63,7 @@ def test_full_or_read_only_disk_is_one_line_and_keeps_the_old_dataset(
     out = tmp_path / "out"
     assert run("prepare", source, "-o", out).exit_code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    from tweettwin import dataset
+    from tweettwin.ingest import dataset
 
     def full(self, *args, **kwargs):
         raise OSError(code, os.strerror(code))

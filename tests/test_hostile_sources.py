@@ -15,10 +15,10 @@ from datetime import datetime
 import pytest
 
 from tests.hostile import assert_error, dataset_texts, posts, run, sentence, write_jsonl
-from tweettwin.config import PrepareOptions
 from tweettwin.errors import TweettwinError
-from tweettwin.prepare import prepare
-from tweettwin.sources.files import parse_date, twitter_date_iso
+from tweettwin.ingest.options import PrepareOptions
+from tweettwin.ingest.prepare import prepare
+from tweettwin.ingest.sources.files import parse_date, twitter_date_iso
 
 DEEP = 100_000  # far past Python's recursion limit
 
@@ -394,8 +394,8 @@ def test_a_symlink_loop_in_a_folder_source(tmp_path):
 
 
 def test_deep_json_in_a_dataset_line_is_one_line(tmp_path):
-    from tweettwin.dataset import iter_records
     from tweettwin.errors import DatasetError
+    from tweettwin.ingest.dataset import iter_records
 
     (tmp_path / "train.jsonl").write_text("[" * DEEP + "\n")
     with pytest.raises(DatasetError, match="nested too deeply"):
@@ -437,7 +437,7 @@ def test_csv_with_lone_cr_line_endings_is_read(tmp_path):
 
 
 def test_rows_with_ever_new_keys_keep_the_column_cache_bounded(tmp_path):
-    from tweettwin.sources.files import _MAX_KEY_SETS, _Rows, read_tabular
+    from tweettwin.ingest.sources.files import _MAX_KEY_SETS, _Rows, read_tabular
 
     rows = posts(3000)
     for i, row in enumerate(rows):

@@ -11,9 +11,9 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
 from tests.test_card import make_model_dir
-from tweettwin import hub
 from tweettwin.cli import cli
 from tweettwin.errors import ConfigError, NetworkError, OutputExistsError
+from tweettwin.publish import hub
 
 TOKEN = "hf_" + "s3cr3tT0k3n" * 3
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from tweettwin import tracking
 from tweettwin.cli import cli
 from tweettwin.cli.options import prepare_options_from, train_config_from
-from tweettwin.config import PrepareOptions
 from tweettwin.errors import TweettwinError
+from tweettwin.ingest.options import PrepareOptions
 from tweettwin.pipeline import prepare_step
 from tweettwin.train_config import TrainConfig
 

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from tweettwin.cli import cli
-from tweettwin.config import PrepareOptions
-from tweettwin.dataset import load_dataset_dir
 from tweettwin.errors import DatasetError, OutputExistsError
-from tweettwin.posts import Author, Post
-from tweettwin.prepare import prepare
-from tweettwin.sources import SourceData
+from tweettwin.ingest.dataset import load_dataset_dir
+from tweettwin.ingest.options import PrepareOptions
+from tweettwin.ingest.posts import Author, Post
+from tweettwin.ingest.prepare import prepare
+from tweettwin.ingest.sources import SourceData
 
 from . import archive_fixtures as fx
 
@@ -244,7 +244,7 @@ REAL = [
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="no ../shared/data")
 def test_real_archives_keep_the_invariants(tmp_path):
-    from tweettwin.sources import open_source
+    from tweettwin.ingest.sources import open_source
 
     specs = [SHARED / p for p in REAL if (SHARED / p).exists()]
     result = prepare(specs, tmp_path / "out")

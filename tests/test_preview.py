@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from tweettwin import preview
+from tweettwin.publish import preview
 
 # One word per script; each must be drawn with a font that has it, not as a tofu box.
 SAMPLES = {

@@ -52,3 +52,16 @@ def test_without_the_ml_extra_ml_names_and_commands_say_what_to_install(tmp_path
     assert cli.stderr.strip().splitlines()[-1] == (
         "Error: Generating posts needs the 'ml' extra: pip install 'tweettwin[ml]'"
     )
+
+
+def test_step_names_are_not_shadowed_by_submodules():
+    # a submodule named like a public function (tweettwin/prepare.py, tweettwin/fetch/) would
+    # replace the function on the package as soon as anything imported it
+    import pkgutil
+
+    for info in pkgutil.walk_packages(tweettwin.__path__, "tweettwin."):
+        skip = ("tweettwin.ml", "tweettwin.web", "tweettwin.evaluate", "tweettwin.__main__")
+        if not info.name.startswith(skip):
+            __import__(info.name)
+    for name in ("fetch", "prepare", "train", "make", "push", "lineage", "write_card"):
+        assert callable(getattr(tweettwin, name)), name

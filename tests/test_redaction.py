@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tweettwin.fetch.http import HttpClient
+from tweettwin.ingest.fetch.http import HttpClient
 from tweettwin.redaction import REDACTED, redact, scrub
 
 HF = "hf_" + "a1B2c3D4e5" * 4
@@ -67,7 +67,7 @@ def test_http_client_and_hub_use_the_same_redactor():
 
 def test_hub_errors_go_through_the_redactor():
     pytest.importorskip("huggingface_hub")
-    from tweettwin.hub import _hub_error
+    from tweettwin.publish.hub import _hub_error
 
     error = _hub_error(
         RuntimeError("caller-held-token via http://u:p@proxy"), "me/twin", "caller-held-token"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tweettwin import reporters, tracking
+from tweettwin import tracking
 from tweettwin.errors import ConfigError
+from tweettwin.tracking import reporters
 
 
 def test_parse_report_to():

@@ -53,7 +53,7 @@ def test_it_has_the_real_export_layout():
 
 
 def test_prepare_reads_it_without_warnings(tmp_path):
-    from tweettwin.prepare import prepare
+    from tweettwin.ingest.prepare import prepare
 
     result = prepare([EXAMPLES / "sample-archive.zip"], tmp_path / "data")
     assert result.warnings == []

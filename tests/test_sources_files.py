@@ -15,8 +15,8 @@ from tests.archive_fixtures import (
     write_year_folder,
 )
 from tweettwin.errors import ConfigError, InputError
-from tweettwin.sources import SCHEMES, SourceData, open_source
-from tweettwin.sources.files import parse_date
+from tweettwin.ingest.sources import SCHEMES, SourceData, open_source
+from tweettwin.ingest.sources.files import parse_date
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -17,9 +17,9 @@ from tests.archive_fixtures import (
     write_zip,
 )
 from tweettwin.errors import InputError
-from tweettwin.sources import open_source
-from tweettwin.sources.mastodon_archive import html_to_text
-from tweettwin.sources.x_archive import read_avatar
+from tweettwin.ingest.sources import open_source
+from tweettwin.ingest.sources.mastodon_archive import html_to_text
+from tweettwin.ingest.sources.x_archive import read_avatar
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -27,8 +27,8 @@ from tests.archive_fixtures import (
     ytd,
 )
 from tweettwin.errors import InputError
-from tweettwin.sources import open_source
-from tweettwin.sources.x_archive import read_avatar
+from tweettwin.ingest.sources import open_source
+from tweettwin.ingest.sources.x_archive import read_avatar
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IDS = [str(i) for i in range(1001, 1009)]
@@ -211,7 +211,7 @@ def _big_archive(tmp_path, odd: str):
     "odd", ["none", "nested-tweet-key", "unwrapped", "odd-types", "escaped-keys", "superseded"]
 )
 def test_fast_path_matches_the_exact_parser(tmp_path, monkeypatch, odd):
-    import tweettwin.sources.x_archive as xa
+    import tweettwin.ingest.sources.x_archive as xa
 
     path = _big_archive(tmp_path, odd)
     exact_reads = []

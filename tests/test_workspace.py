@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from tweettwin import tracking
 from tweettwin.cli import cli
-from tweettwin.fetch import default_output as fetch_output
+from tweettwin.ingest.fetch import default_output as fetch_output
+from tweettwin.ingest.prepare import default_output as dataset_output
 from tweettwin.pipeline import prepare_step
-from tweettwin.prepare import default_output as dataset_output
 from tweettwin.workspace import Workspace
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample-archive.zip"

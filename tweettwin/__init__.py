@@ -21,18 +21,18 @@ __version__ = "0.1.0"
 # public name -> (module, attribute)
 _EXPORTS: dict[str, tuple[str, str]] = {
     # import and clean
-    "open_source": ("tweettwin.sources", "open_source"),
+    "open_source": ("tweettwin.ingest.sources", "open_source"),
     # fetch / prepare / train are the tracked steps: each is a run in the local registry
     "fetch": ("tweettwin.pipeline", "fetch_step"),
     "prepare": ("tweettwin.pipeline", "prepare_step"),
-    "PrepareOptions": ("tweettwin.config", "PrepareOptions"),
-    "load_dataset_dir": ("tweettwin.dataset", "load_dataset_dir"),
+    "PrepareOptions": ("tweettwin.ingest.options", "PrepareOptions"),
+    "load_dataset_dir": ("tweettwin.ingest.dataset", "load_dataset_dir"),
     # train and generate
     "TrainConfig": ("tweettwin.train_config", "TrainConfig"),
     "train": ("tweettwin.pipeline", "train_step"),  # tracked: a run in the registry + card
     "Twin": ("tweettwin.ml.twin", "Twin"),
     "GenerateOptions": ("tweettwin.generate_options", "GenerateOptions"),
-    "make": ("tweettwin.make", "make"),
+    "make": ("tweettwin.pipeline.make_step", "make"),
     # how close the voice is, how much it copies: an "eval" run, eval.json + report.html
     "evaluate_model": ("tweettwin.pipeline", "eval_step"),
     # track, describe, publish
@@ -40,9 +40,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "list_runs": ("tweettwin.tracking", "list_runs"),
     "lineage": ("tweettwin.tracking", "lineage"),
     "Workspace": ("tweettwin.workspace", "Workspace"),
-    "write_card": ("tweettwin.card", "write_card"),
-    "push": ("tweettwin.hub", "push"),
-    "export_model": ("tweettwin.export", "export_model"),  # GGUF for llama.cpp / Ollama
+    "write_card": ("tweettwin.publish.card", "write_card"),
+    "push": ("tweettwin.publish.hub", "push"),
+    "export_model": ("tweettwin.publish.export", "export_model"),  # GGUF for llama.cpp / Ollama
     # errors
     "TweettwinError": ("tweettwin.errors", "TweettwinError"),
 }

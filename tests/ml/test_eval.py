@@ -31,8 +31,8 @@ TOP_LEVEL = (
 
 @pytest.fixture(scope="module")
 def model_dir(tiny_model_dir, tmp_path_factory):
-    from tweettwin.card import write_card
     from tweettwin.ml.train import train
+    from tweettwin.publish.card import write_card
 
     tmp = tmp_path_factory.mktemp("eval")
     write_dataset(tmp / "data", synthetic_posts(), validation_every=8)  # 30 validation posts

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tests.ml.conftest import SEPARATOR, synthetic_posts, tiny_train_config, write_dataset
 from tweettwin.cli import cli
 from tweettwin.errors import ModelError
-from tweettwin.export import export_model
+from tweettwin.publish.export import export_model
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -7,7 +7,7 @@ import pytest
 
 from tests.ml.conftest import synthetic_posts
 from tweettwin import tracking
-from tweettwin.config import PrepareOptions
+from tweettwin.ingest.options import PrepareOptions
 from tweettwin.pipeline import prepare_step, train_step
 from tweettwin.train_config import TrainConfig
 

@@ -194,7 +194,7 @@ def test_stopping_the_server_checkpoints_a_running_job(tmp_path, train_defaults)
     ],
 )
 def test_a_typed_handle_becomes_a_fetch_spec(typed, spec):
-    from tweettwin.fetch import parse_spec
+    from tweettwin.ingest.fetch import parse_spec
     from tweettwin.web.pages import _fetch_spec
 
     assert _fetch_spec(typed) == spec

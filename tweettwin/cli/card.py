@@ -39,7 +39,7 @@ def card_command(
     model_dir, preview_prompt, preview_text, n_samples, repo_id, overwrite, json_
 ) -> None:
     """Re-render DIR/README.md (the model card) from training.json and dataset_manifest.json."""
-    from tweettwin.card import write_card
+    from tweettwin.publish.card import write_card
 
     written = write_card(
         model_dir,

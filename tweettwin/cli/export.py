@@ -7,7 +7,7 @@ import json
 import click
 
 from tweettwin.cli import cli
-from tweettwin.export import DEFAULT_QUANT, FORMATS, QUANTS
+from tweettwin.publish.export import DEFAULT_QUANT, FORMATS, QUANTS
 
 
 @cli.command(name="export")
@@ -37,7 +37,7 @@ def export_command(model_dir, fmt, quant, output, ollama, overwrite, json_) -> N
     The post separator is the file's bos/eos token, so a raw completion of a prompt reads like a
     new post and stops at its end; the twin's temperature and top-p go in as sampling defaults.
     """
-    from tweettwin.export import export_model
+    from tweettwin.publish.export import export_model
 
     with _status(json_, f"Writing {quant} GGUF…"):
         result = export_model(

@@ -68,8 +68,8 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-    from tweettwin.fetch import default_output, is_fetch_spec
-    from tweettwin.fetch.http import HttpClient
+    from tweettwin.ingest.fetch import default_output, is_fetch_spec
+    from tweettwin.ingest.fetch.http import HttpClient
     from tweettwin.pipeline import fetch_step
 
     console = Console(stderr=True, soft_wrap=True)

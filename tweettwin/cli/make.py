@@ -65,7 +65,7 @@ def make_command(sources, output, overwrite, prompt, n_samples, as_json, **flags
     from rich.console import Console
 
     from tweettwin.cli.progress import TrainProgress
-    from tweettwin.make import make
+    from tweettwin.pipeline.make_step import make
 
     console = Console(stderr=True)
     with TrainProgress() as progress:

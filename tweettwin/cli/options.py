@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from tweettwin.config import SPLIT_METHODS, PrepareOptions
+from tweettwin.ingest.options import SPLIT_METHODS, PrepareOptions
 from tweettwin.train_config import METHODS, PRECISIONS, TrainConfig
 
 

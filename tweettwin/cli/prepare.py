@@ -140,7 +140,7 @@ def _columns(reps: list) -> list:
     """The authors to show: the first few, then one column summing the others."""
     if len(reps) <= _MAX_COLUMNS:
         return reps
-    from tweettwin.clean import AuthorReport
+    from tweettwin.ingest.clean import AuthorReport
 
     rest = reps[_MAX_COLUMNS - 1 :]
     other = AuthorReport(f"({len(rest):,} others)")

@@ -33,7 +33,7 @@ def push_command(model_dir, repo_id, private, dry_run, json_) -> None:
 
     The token comes from HF_TOKEN or your saved login (`hf auth login`); it is never printed.
     """
-    from tweettwin.hub import push
+    from tweettwin.publish.hub import push
 
     result = push(model_dir, repo_id, private=private, dry_run=dry_run)
     if json_:

@@ -8,6 +8,6 @@ def shown(value: object) -> str:
     crash the table (MarkupError), and an escape sequence would reach the terminal."""
     from rich.markup import escape
 
-    from tweettwin.clean import strip_controls
+    from tweettwin.ingest.clean import strip_controls
 
     return escape(strip_controls(str(value)))

@@ -35,7 +35,7 @@ def check_inputs(model_dir, dataset: str | Path | None = None) -> EvalInputs:
     Without ``dataset`` the one the model was trained on is used and must still match the model's
     ``dataset_manifest.json``; a given ``dataset`` that does not match is used with a warning.
     """
-    from tweettwin.dataset import load_dataset_dir, read_manifest
+    from tweettwin.ingest.dataset import load_dataset_dir, read_manifest
 
     folder = read_model_folder(model_dir, need_manifest=False)
     if not (folder.path / CONFIG_JSON).is_file():
@@ -78,7 +78,7 @@ def _trained_dataset(folder: ModelFolder, expected: str | None) -> Path:
     recorded = folder.training.dataset.get("path")
     candidates = [Path(recorded).expanduser()] if recorded else []
     candidates.append(folder.path.parent / "data")  # where `make` puts it
-    from tweettwin.dataset import read_manifest
+    from tweettwin.ingest.dataset import read_manifest
 
     for path in candidates:
         if (path / "manifest.json").is_file():

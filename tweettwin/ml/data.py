@@ -37,7 +37,7 @@ class DatasetFolder:
 
 def read_dataset(dataset_dir) -> DatasetFolder:
     """Read and check a dataset folder written by ``tweettwin prepare``."""
-    from tweettwin.dataset import load_dataset_dir
+    from tweettwin.ingest.dataset import load_dataset_dir
 
     path = Path(dataset_dir)
     manifest, train, validation = load_dataset_dir(path)

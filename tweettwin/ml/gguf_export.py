@@ -24,9 +24,9 @@ import numpy as np
 from tweettwin import __version__
 from tweettwin.atomic import atomic_path
 from tweettwin.errors import ModelError
-from tweettwin.export import Sampling
 from tweettwin.ml.gguf_vocab import Vocab, gguf_vocab
 from tweettwin.model_folder import CONFIG_JSON, TRAINING_JSON, TrainingRecord
+from tweettwin.publish.export import Sampling
 
 Q = gguf.GGMLQuantizationType
 FILE_TYPES = {

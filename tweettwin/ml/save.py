@@ -10,7 +10,8 @@ So ``pipeline("text-generation", model=DIR)("My dream is", num_return_sequences=
 post-like text with no extra arguments.
 
 The model card (README.md) is not written here: the calling step renders it from the finished
-folder (``tweettwin.card.write_card``), so this module does not depend on the publishing layer.
+folder (``tweettwin.publish.card.write_card``), so this module does not depend on the publishing
+layer.
 """
 
 from __future__ import annotations

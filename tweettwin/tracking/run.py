@@ -343,7 +343,7 @@ def start_run(
     ``report_to`` names external trackers (wandb, mlflow, tensorboard); they are checked before the
     run is created, so a missing library fails before any work starts.
     """
-    from tweettwin import reporters as _reporters
+    from tweettwin.tracking import reporters as _reporters
 
     names = _reporters.parse_report_to(report_to)
     _reporters.check_available(names)

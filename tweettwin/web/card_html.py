@@ -19,7 +19,7 @@ def card_markdown(model_dir: Path) -> str:
     if readme.is_file():
         text = readme.read_text(encoding="utf-8")
     else:
-        from tweettwin.card import render_card
+        from tweettwin.publish.card import render_card
 
         text = render_card(model_dir)
     if text.startswith("---"):

@@ -281,7 +281,7 @@ class PreviewRequest(BaseModel):
 
 @router.post("/api/models/{name}/preview", tags=["page"])
 async def make_preview(name: str, body: PreviewRequest, request: Request) -> dict:
-    from tweettwin.preview import render_preview_for_model
+    from tweettwin.publish.preview import render_preview_for_model
 
     entry = _model(_server(request), name)
     await run_in_threadpool(

@@ -126,8 +126,8 @@ def _planned(step: int, epoch: float | None, epochs: float) -> int | None:
 
 def _card(workspace, model_dir: Path, seed: int) -> None:
     """Ten sample posts and the card with the first one as its picture, as ``make`` does."""
-    from tweettwin.card import write_card
-    from tweettwin.make import write_samples
+    from tweettwin.pipeline.make_step import write_samples
+    from tweettwin.publish.card import write_card
 
     samples = write_samples(model_dir, PROMPT, 10, seed=seed)
     first = samples.posts[0] if samples.posts else None

@@ -34,10 +34,10 @@ from pathlib import Path, PurePosixPath
 import msgspec
 
 from tweettwin.errors import InputError
-from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData, clean_handle
-from tweettwin.sources.files import twitter_date_iso
-from tweettwin.sources.safezip import (
+from tweettwin.ingest.posts import Author, Post
+from tweettwin.ingest.sources import SourceData, clean_handle
+from tweettwin.ingest.sources.files import twitter_date_iso
+from tweettwin.ingest.sources.safezip import (
     CHUNK,
     DEFAULT_MAX_MEMBER_BYTES,
     FolderTree,

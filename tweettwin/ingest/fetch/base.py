@@ -1,11 +1,12 @@
-"""What every platform fetcher provides; the paging loop in ``tweettwin.fetch`` drives them."""
+"""What every platform fetcher provides; the paging loop in ``tweettwin.ingest.fetch`` drives
+them."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tweettwin.fetch.http import HttpClient
+from tweettwin.ingest.fetch.http import HttpClient
 
 
 @dataclass

@@ -18,9 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tweettwin.errors import InputError
-from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData, clean_handle
-from tweettwin.sources.safezip import (
+from tweettwin.ingest.posts import Author, Post
+from tweettwin.ingest.sources import SourceData, clean_handle
+from tweettwin.ingest.sources.safezip import (
     CHUNK,
     MAX_ELEMENT_CHARS,
     bad_utf8,

@@ -19,9 +19,15 @@ from typing import Any
 
 from tweettwin import __version__
 from tweettwin.atomic import HOST, atomic_dir, is_stale
-from tweettwin.clean import AuthorReport, Cleaner
-from tweettwin.config import PrepareOptions
-from tweettwin.dataset import (
+from tweettwin.errors import (
+    ConfigError,
+    DatasetError,
+    InputError,
+    OutputError,
+    OutputExistsError,
+)
+from tweettwin.ingest.clean import AuthorReport, Cleaner
+from tweettwin.ingest.dataset import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -33,13 +39,7 @@ from tweettwin.dataset import (
     is_dataset_dir,
     write_manifest,
 )
-from tweettwin.errors import (
-    ConfigError,
-    DatasetError,
-    InputError,
-    OutputError,
-    OutputExistsError,
-)
+from tweettwin.ingest.options import PrepareOptions
 from tweettwin.workspace import Workspace
 
 # progress(stage, count): stage "read" counts posts read so far, "write" lines written.
@@ -229,7 +229,7 @@ def _link_or_copy(src, dst) -> None:
 def _open(spec, source_options: Mapping[str, Any]):
     if hasattr(spec, "posts") and hasattr(spec, "files"):  # already a SourceData
         return spec
-    from tweettwin.sources import open_source
+    from tweettwin.ingest.sources import open_source
 
     kwargs = {k: v for k, v in source_options.items() if v is not None}
     return open_source(os.fspath(spec), **kwargs)

@@ -19,10 +19,10 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
 from tweettwin.errors import InputError
-from tweettwin.posts import Author, Post
-from tweettwin.sources import SourceData, clean_handle
-from tweettwin.sources.files import parse_date
-from tweettwin.sources.safezip import (
+from tweettwin.ingest.posts import Author, Post
+from tweettwin.ingest.sources import SourceData, clean_handle
+from tweettwin.ingest.sources.files import parse_date
+from tweettwin.ingest.sources.safezip import (
     DEFAULT_MAX_MEMBER_BYTES,
     FolderTree,
     Tree,

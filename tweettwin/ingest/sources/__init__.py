@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tweettwin.errors import InputError
-from tweettwin.posts import Author, Post
+from tweettwin.ingest.posts import Author, Post
 
 
 @dataclass
@@ -33,7 +33,7 @@ def clean_handle(value) -> str:
     no leading ``@``, no control characters, at most ``MAX_HANDLE_CHARS`` characters."""
     if value is None or isinstance(value, (list, dict, bool)):
         return ""
-    from tweettwin.clean import strip_controls
+    from tweettwin.ingest.clean import strip_controls
 
     text = strip_controls(str(value)).replace("\t", "").replace("\n", "").replace("\r", "")
     text = text.strip().lstrip("@").strip()
@@ -94,7 +94,7 @@ def open_source(spec: str | Path, **options) -> SourceData:
     text = str(spec)
     scheme, sep, rest = text.partition(":")
     # Fetched accounts: importing registers mastodon:/bluesky:/x: in SCHEMES; folders of `fetch`.
-    from tweettwin.sources import fetched
+    from tweettwin.ingest.sources import fetched
 
     path = Path(text).expanduser()
     exists = _exists(path)
@@ -125,21 +125,21 @@ def _exists(path: Path) -> bool:
 
 def _reader(kind: str) -> Callable[..., SourceData]:
     if kind == "x-archive":
-        from tweettwin.sources.x_archive import read_x_archive
+        from tweettwin.ingest.sources.x_archive import read_x_archive
 
         return read_x_archive
     if kind == "mastodon-archive":
-        from tweettwin.sources.mastodon_archive import read_mastodon_archive
+        from tweettwin.ingest.sources.mastodon_archive import read_mastodon_archive
 
         return read_mastodon_archive
-    from tweettwin.sources.files import read_tabular
+    from tweettwin.ingest.sources.files import read_tabular
 
     return read_tabular
 
 
 def sniff(path: Path, **zip_options) -> str:
     """ "x-archive", "mastodon-archive" or "tabular" for an existing path; InputError otherwise."""
-    from tweettwin.sources.files import KINDS
+    from tweettwin.ingest.sources.files import KINDS
 
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -149,7 +149,7 @@ def sniff(path: Path, **zip_options) -> str:
             names += [f"data/{p.name}" for p in data.iterdir()]
         return _sniff_names(names) or "tabular"
     if suffix == ".zip":
-        from tweettwin.sources.safezip import ZipTree
+        from tweettwin.ingest.sources.safezip import ZipTree
 
         tree = ZipTree(path, **zip_options)
         try:
@@ -176,8 +176,8 @@ def sniff(path: Path, **zip_options) -> str:
 
 
 def _sniff_names(names: list[str]) -> str | None:
-    from tweettwin.sources.mastodon_archive import find_outbox
-    from tweettwin.sources.x_archive import find_root
+    from tweettwin.ingest.sources.mastodon_archive import find_outbox
+    from tweettwin.ingest.sources.x_archive import find_root
 
     if find_root(names) is not None:
         return "x-archive"

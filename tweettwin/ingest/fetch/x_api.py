@@ -5,7 +5,8 @@ then ``GET /2/users/:id/tweets`` (100 a page, ``pagination_token`` = ``meta.next
 most the 3,200 most recent posts. ``tweet.fields`` asks for ``note_tweet`` so long posts are
 whole, and ``referenced_tweets`` so the reader can tell retweets and replies.
 
-X bills each post read (about $0.005 app-only in 2026), so ``tweettwin.fetch`` prints an estimate
+X bills each post read (about $0.005 app-only in 2026), so ``tweettwin.ingest.fetch`` prints an
+estimate
 first and asks for ``--yes`` before a large fetch. The token is kept in a ``Secret`` and only
 ever placed in the Authorization header.
 """
@@ -15,8 +16,8 @@ from __future__ import annotations
 import os
 
 from tweettwin.errors import ConfigError, FetchError
-from tweettwin.fetch.base import Account, Page, Platform, text_or
-from tweettwin.fetch.http import Secret, parse_json
+from tweettwin.ingest.fetch.base import Account, Page, Platform, text_or
+from tweettwin.ingest.fetch.http import Secret, parse_json
 
 TOKEN_ENV = "X_BEARER_TOKEN"
 DEFAULT_API = "https://api.x.com"

@@ -16,8 +16,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from tweettwin.errors import FetchError
-from tweettwin.fetch.base import Account, Page, Platform, text_or
-from tweettwin.fetch.http import parse_json
+from tweettwin.ingest.fetch.base import Account, Page, Platform, text_or
+from tweettwin.ingest.fetch.http import parse_json
 
 
 class Mastodon(Platform):

@@ -4,7 +4,7 @@
     prepared = prepare_step([fetched.output])                 # a "prepare" run
     trained = train_step(prepared.output, None, TrainConfig())  # a "train" run, lineage linked
 
-They are the public ``tweettwin.fetch`` / ``prepare`` / ``train``. Each is the plain library
+They are the public ``tweettwin.ingest.fetch`` / ``prepare`` / ``train``. Each is the plain library
 function inside a run of the local registry, so `tweettwin runs lineage MODEL_DIR` can walk
 model -> base model -> dataset -> input files (-> raw fetched pages) however the model was made.
 What a step produced travels to the registry in memory (the manifest, the training record), not
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tweettwin.config import PrepareOptions
+from tweettwin.ingest.options import PrepareOptions
 from tweettwin.train_config import TrainConfig, TrainResult
 from tweettwin.train_events import OnEvent, TrainEvent, fan_out
 from tweettwin.workspace import Workspace
@@ -34,11 +34,12 @@ def fetch_step(
 ):
     """``fetch`` recorded as a "fetch" run: the raw pages are the first link of the lineage.
 
-    ``options`` are those of :func:`tweettwin.fetch.fetch` (``api_base``, ``limit``, ``update``,
+    ``options`` are those of :func:`tweettwin.ingest.fetch.fetch` (``api_base``, ``limit``,
+    ``update``,
     ``yes``, ``progress``, ``client``); returns its ``FetchResult`` with ``run_id`` set. The
     pages go to ``<workspace>/<handle>/raw/<platform>`` unless ``output`` says otherwise.
     """
-    from tweettwin.fetch import fetch
+    from tweettwin.ingest.fetch import fetch
     from tweettwin.tracking import start_run
 
     recorded = ("api_base", "limit", "update")
@@ -65,10 +66,11 @@ def prepare_step(
 ):
     """``prepare`` recorded as a "prepare" run: its options, raw input files and dataset made.
 
-    Arguments are those of :func:`tweettwin.prepare.prepare`; returns its ``PrepareResult`` with
+    Arguments are those of :func:`tweettwin.ingest.prepare.prepare`; returns its
+    ``PrepareResult`` with
     ``run_id`` set. The run is recorded in ``workspace``'s registry.
     """
-    from tweettwin.prepare import prepare
+    from tweettwin.ingest.prepare import prepare
     from tweettwin.tracking import start_run
 
     options = options or PrepareOptions()
@@ -112,9 +114,9 @@ def train_step(
     from tweettwin.errors import TrainingInterrupted, require
 
     require("torch", "Training", "ml")
-    from tweettwin.card import write_card
     from tweettwin.ml.train import train
     from tweettwin.model_folder import weights_hash
+    from tweettwin.publish.card import write_card
     from tweettwin.tracking import start_run
 
     config = config or TrainConfig()
@@ -229,7 +231,7 @@ def eval_step(
         write_text(folder / REPORT_HTML, page)
         outputs = {"eval_json": str(folder / EVAL_JSON), "report": str(folder / REPORT_HTML)}
         if (folder / "README.md").is_file():
-            from tweettwin.card import write_card
+            from tweettwin.publish.card import write_card
 
             outputs["card"] = write_card(folder, workspace=workspace)["card"]
         run.finish(outputs=outputs)

@@ -20,8 +20,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tweettwin.config import PrepareOptions
-from tweettwin.posts import Author, Post
+from tweettwin.ingest.options import PrepareOptions
+from tweettwin.ingest.posts import Author, Post
 
 # A link: any http(s) URL (also cut-off ones like "https://t…"), bare t.co / pic.twitter.com
 # short links, and www. hosts. Every alternative starts with a plain character class (the

@@ -396,7 +396,7 @@ def find_avatar(
         return None
     if Path(avatar).is_absolute():
         return Path(avatar).read_bytes() if Path(avatar).is_file() else None
-    from tweettwin.sources.x_archive import read_avatar
+    from tweettwin.ingest.sources.x_archive import read_avatar
 
     for archive in _input_candidates(Path(model_dir), manifest or {}, workspace):
         try:

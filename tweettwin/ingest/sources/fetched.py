@@ -1,6 +1,6 @@
 """A folder written by ``tweettwin fetch`` -> Posts, so ``prepare`` reads it like an archive.
 
-The folder holds the platform's own objects (see ``tweettwin.fetch.store``); this module only
+The folder holds the platform's own objects (see ``tweettwin.ingest.fetch.store``); this module only
 reports facts in ``Post`` fields and leaves every judgement (reposts, replies, links, short
 posts, duplicates) to cleaning:
 
@@ -25,11 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tweettwin.errors import InputError
-from tweettwin.fetch.store import ITEMS, MANIFEST, is_fetch_folder, iter_items, read_manifest
-from tweettwin.posts import Author, Post
-from tweettwin.sources import SCHEMES, SourceData, clean_handle
-from tweettwin.sources.files import parse_date
-from tweettwin.sources.mastodon_archive import MAX_HTML_CHARS, html_to_text
+from tweettwin.ingest.fetch.store import ITEMS, MANIFEST, is_fetch_folder, iter_items, read_manifest
+from tweettwin.ingest.posts import Author, Post
+from tweettwin.ingest.sources import SCHEMES, SourceData, clean_handle
+from tweettwin.ingest.sources.files import parse_date
+from tweettwin.ingest.sources.mastodon_archive import MAX_HTML_CHARS, html_to_text
 
 KIND = "fetched"
 _LINK = "app.bsky.richtext.facet#link"
@@ -93,7 +93,7 @@ def open_fetch_spec(spec: str, workspace: str | os.PathLike | None = None, **opt
     ``options`` may carry ``fetch``'s ``api_base``, ``limit``, ``yes``, ``progress``, ``client``;
     anything else (reader options meant for files) is ignored.
     """
-    from tweettwin.fetch import default_output
+    from tweettwin.ingest.fetch import default_output
     from tweettwin.pipeline import fetch_step
 
     allowed = {"api_base", "limit", "yes", "progress", "client"}
@@ -158,7 +158,7 @@ def mastodon_post(status: dict, handle: str, own_id: str = "") -> Post:
 
 
 def bluesky_post(item: dict, handle: str, own_did: str = "") -> Post:
-    from tweettwin.fetch.bluesky import Bluesky
+    from tweettwin.ingest.fetch.bluesky import Bluesky
 
     post = item.get("post") or {}
     record = post.get("record") or {}

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tweettwin.config import PrepareOptions
 from tweettwin.errors import OutputExistsError
+from tweettwin.ingest.options import PrepareOptions
 from tweettwin.train_config import TrainConfig, TrainResult
 from tweettwin.train_events import OnEvent
 from tweettwin.workspace import Workspace
@@ -32,7 +32,7 @@ N_SAMPLES = 10
 class MakeResult:
     model_dir: Path
     dataset_dir: Path
-    prepared: Any  # tweettwin.prepare.PrepareResult
+    prepared: Any  # tweettwin.ingest.prepare.PrepareResult
     trained: TrainResult
     samples: Any  # tweettwin.ml.twin.GenerationResult
     prompt: str
@@ -78,9 +78,9 @@ def make(
     ``on_event(TrainEvent)`` hears the training run (the CLI draws its progress bar from it).
     Both runs are recorded in ``workspace`` (default: $TWEETTWIN_WORKSPACE, else ``./tweettwin``).
     """
-    from tweettwin import reporters
-    from tweettwin.card import write_card
     from tweettwin.pipeline import prepare_step, train_step
+    from tweettwin.publish.card import write_card
+    from tweettwin.tracking import reporters
 
     stage = on_stage or (lambda name: None)
     ws = Workspace.resolve(workspace)
@@ -122,8 +122,8 @@ def write_samples(
     seed: int | None = None,
 ):
     """Sample ``n`` posts (novelty guard on) and save them as the folder's ``samples.json``."""
-    from tweettwin.card import write_samples as save
     from tweettwin.ml.twin import Twin
+    from tweettwin.publish.card import write_samples as save
 
     twin = Twin.load(model_dir)
     # a model that speaks as several authors writes the card's samples as the first of them

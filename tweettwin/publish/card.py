@@ -308,7 +308,8 @@ def render_card_from(
         training = TrainingRecord.from_dict(training)
     ctx = card_context(training, manifest, samples, **kwargs)
     method = training.method
-    template = resources.files("tweettwin").joinpath("templates/model_card.md").read_text("utf-8")
+    template = resources.files("tweettwin.publish").joinpath("templates/model_card.md")
+    template = template.read_text("utf-8")
     card = ModelCard.from_template(_card_data(ctx, method), template_str=template, **ctx)
     return _tidy(str(card))
 
@@ -441,7 +442,7 @@ def write_card(
     if preview_prompt and not preview_text:
         preview_text = generate_samples(model_dir, preview_prompt, 1)[0]
     if preview_text:
-        from tweettwin.preview import render_preview_for_model
+        from tweettwin.publish.preview import render_preview_for_model
 
         preview = render_preview_for_model(model_dir, preview_text, workspace=workspace)
         written["preview"] = str(preview)

@@ -148,7 +148,7 @@ def push(
     would be uploaded. ``update_card`` re-renders README.md with the Hub id first, so the
     card's usage snippet and thumbnail point at the published repo.
     """
-    from tweettwin.card import is_own_card
+    from tweettwin.publish.card import is_own_card
 
     model_dir = Path(model_dir)
     _check_folder(model_dir)
@@ -173,7 +173,7 @@ def push(
         )
     if can_render:
         from tweettwin.atomic import write_text
-        from tweettwin.card import render_card
+        from tweettwin.publish.card import render_card
 
         write_text(model_dir / CARD, render_card(model_dir, repo_id=repo_id))
         result.card_updated = True

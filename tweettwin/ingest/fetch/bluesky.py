@@ -14,8 +14,8 @@ we respect that and do not fetch them.
 from __future__ import annotations
 
 from tweettwin.errors import FetchError
-from tweettwin.fetch.base import Account, Page, Platform, text_or
-from tweettwin.fetch.http import parse_json
+from tweettwin.ingest.fetch.base import Account, Page, Platform, text_or
+from tweettwin.ingest.fetch.http import parse_json
 
 REPOST = "app.bsky.feed.defs#reasonRepost"
 PIN = "app.bsky.feed.defs#reasonPin"

@@ -22,9 +22,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tweettwin.errors import ConfigError, FetchError, InputError, OutputError
-from tweettwin.fetch.base import Account, Platform
-from tweettwin.fetch.http import HttpClient
-from tweettwin.fetch.store import FetchStore, iter_items
+from tweettwin.ingest.fetch.base import Account, Platform
+from tweettwin.ingest.fetch.http import HttpClient
+from tweettwin.ingest.fetch.store import FetchStore, iter_items
 from tweettwin.workspace import Workspace
 
 PLATFORMS = ("mastodon", "bluesky", "x")
@@ -222,14 +222,14 @@ def fetch(
 
 def _platform(parsed: FetchSpec, api_base: str, client: HttpClient) -> Platform:
     if parsed.platform == "mastodon":
-        from tweettwin.fetch.mastodon import Mastodon
+        from tweettwin.ingest.fetch.mastodon import Mastodon
 
         return Mastodon(client, parsed.handle, api_base)
     if parsed.platform == "bluesky":
-        from tweettwin.fetch.bluesky import Bluesky
+        from tweettwin.ingest.fetch.bluesky import Bluesky
 
         return Bluesky(client, parsed.handle, api_base)
-    from tweettwin.fetch.x_api import XApi, bearer_token
+    from tweettwin.ingest.fetch.x_api import XApi, bearer_token
 
     return XApi(client, parsed.handle, api_base, bearer_token())
 
@@ -278,8 +278,8 @@ def _confirm_cost(platform, account, out, limit, yes, report) -> tuple[int | Non
     without ``yes``. Returns (reads, USD), or (None, None) for free platforms."""
     if platform.name != "x":
         return None, None
-    from tweettwin.fetch.store import is_fetch_folder, read_manifest
-    from tweettwin.fetch.x_api import CONFIRM_READS, PRICE_PER_POST, estimate_reads
+    from tweettwin.ingest.fetch.store import is_fetch_folder, read_manifest
+    from tweettwin.ingest.fetch.x_api import CONFIRM_READS, PRICE_PER_POST, estimate_reads
 
     stored = read_manifest(out).get("items", 0) if is_fetch_folder(out) else 0
     reads = estimate_reads(account, stored, limit)
