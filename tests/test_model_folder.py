@@ -98,6 +98,9 @@ def test_damaged_metadata_gives_one_clear_line(tmp_path):
     (folder / "dataset_manifest.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="expected a JSON object at the top level, not a list"):
         read_model_folder(folder)
+    (folder / "dataset_manifest.json").write_text("null")
+    with pytest.raises(InputError, match="expected a JSON object at the top level, not null"):
+        read_model_folder(folder)
     (folder / "dataset_manifest.json").write_text("[" * 100_000)
     with pytest.raises(InputError, match="dataset_manifest.json"):
         read_model_folder(folder)

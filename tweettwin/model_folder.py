@@ -70,14 +70,17 @@ def read_json(path: str | os.PathLike, *, missing_ok: bool = False, what: str = 
 
 def read_json_object(path: str | os.PathLike, *, missing_ok: bool = False, what: str = "file"):
     """:func:`read_json` for files whose top level must be an object (dict)."""
-    value = read_json(path, missing_ok=missing_ok, what=what)
-    if value is not None and not isinstance(value, dict):
+    if missing_ok and not Path(path).exists():
+        return None
+    value = read_json(path, what=what)  # a file holding `null` is damaged, not missing
+    if not isinstance(value, dict):
         raise InputError(f"{path}: expected a JSON object at the top level, not {_kind(value)}")
     return value
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+    names = {list: "a list", str: "a string", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _sha256_file(path: Path) -> str:
