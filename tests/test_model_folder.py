@@ -105,7 +105,7 @@ def test_damaged_metadata_gives_one_clear_line(tmp_path):
     with pytest.raises(InputError, match="dataset_manifest.json"):
         read_model_folder(folder)
     (folder / "training.json").write_text('{"format": ')
-    with pytest.raises(InputError, match="training.json: line 1, column 12: invalid JSON"):
+    with pytest.raises(InputError, match="training.json: invalid JSON at line 1, column 12"):
         read_model_folder(folder)
     (folder / "training.json").unlink()
     with pytest.raises(InputError, match="training.json: missing; is .* a model folder"):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tweettwin.errors import InputError, ModelError
+from tweettwin.jsonio import loads
 
 TRAINING_JSON = "training.json"
 DATASET_MANIFEST = "dataset_manifest.json"
@@ -58,14 +59,7 @@ def read_json(path: str | os.PathLike, *, missing_ok: bool = False, what: str = 
         raise InputError(f"{path}: not UTF-8 text; is it a {what}?") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder, expected a {what}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as ex:
-        raise InputError(
-            f"{path}: line {ex.lineno}, column {ex.colno}: invalid JSON ({ex.msg})"
-        ) from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to be a {what}") from None
+    return loads(text, str(path), f"is it a {what} written by tweettwin?")
 
 
 def read_json_object(path: str | os.PathLike, *, missing_ok: bool = False, what: str = "file"):

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tweettwin.errors import InputError
+from tweettwin.jsonio import loads  # noqa: F401  (re-exported for the readers)
 
 DEFAULT_MAX_MEMBER_BYTES = 2 * 1024**3  # 2 GiB per zip member
 CHUNK = 1 << 20
@@ -248,18 +249,6 @@ def read_whole(texts: Iterator[str], where: str, limit: int = MAX_WHOLE_FILE_BYT
             )
         parts.append(text)
     return "".join(parts)
-
-
-def loads(text: str, where: str, todo: str):
-    """``json.loads`` with one-line errors (line, column) for bad or absurdly nested JSON."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as ex:
-        raise InputError(
-            f"{where}: invalid JSON at line {ex.lineno}, column {ex.colno} ({ex.msg}); {todo}"
-        ) from None
-    except RecursionError:
-        raise InputError(f"{where}: JSON nested too deeply to be posts; {todo}") from None
 
 
 def bad_utf8(where: str, offset: int, byte: int) -> InputError:

@@ -1,0 +1,23 @@
+"""Parsing JSON text with one-line errors: every reader and metadata file goes through here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tweettwin.errors import InputError
+
+
+def loads(text: str, where: str, todo: str) -> Any:
+    """``json.loads`` with one-line errors (line, column) for bad or absurdly nested JSON.
+
+    ``where`` names the file (and member); ``todo`` says what the user can do about it.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as ex:
+        raise InputError(
+            f"{where}: invalid JSON at line {ex.lineno}, column {ex.colno} ({ex.msg}); {todo}"
+        ) from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply; {todo}") from None
