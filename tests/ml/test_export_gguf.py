@@ -157,8 +157,18 @@ def runtime():
     return LlamaCpp
 
 
-def test_f16_greedy_tokens_identical_to_hf(exported, hf, runtime):
-    model, tok = hf
+@pytest.fixture(scope="module")
+def hf16(export_twin):
+    """The HF model with its weights rounded to f16: exactly what an f16 GGUF holds, so greedy
+    decoding is compared on the same weights (a near-tie must not flip on rounding alone; how
+    near the ties are depends on the CPU's training precision)."""
+    model = transformers.AutoModelForCausalLM.from_pretrained(export_twin).eval()
+    model.to(torch.float16).to(torch.float32)
+    return model, transformers.AutoTokenizer.from_pretrained(export_twin)
+
+
+def test_f16_greedy_tokens_identical_to_hf(exported, hf16, runtime):
+    model, tok = hf16
     sep = tok.convert_tokens_to_ids(SEPARATOR)
     llama = runtime(exported["f16"])
     compared = []
@@ -170,10 +180,14 @@ def test_f16_greedy_tokens_identical_to_hf(exported, hf, runtime):
         assert got == want, prompt
         compared += want
     assert len(set(compared)) > 5  # the twin writes something, not one token over and over
-    # teacher-forced over held-out posts: the same next token at every position
+    # teacher-forced over held-out posts: the same next token wherever HF's choice is not a near
+    # tie (llama.cpp's f16 KV cache and f16 matmuls may pick either of two words within 0.05 nats)
     ids = held_out_ids(tok)
-    _, ref_top1, _ = hf_logprobs(model, ids)
-    assert llama.score(ids).top1 == ref_top1
+    _, ref_top1, lead = hf_logprobs(model, ids)
+    got = llama.score(ids).top1
+    differ = [i for i, (a, b) in enumerate(zip(got, ref_top1, strict=True)) if a != b]
+    assert all(lead[i] < 0.05 for i in differ), [(i, lead[i]) for i in differ]
+    assert len(differ) <= len(ids) // 50
 
 
 def test_q8_0_agrees_with_hf_on_held_out_posts(exported, hf, runtime):
