@@ -29,17 +29,9 @@ def run_passes(
     result: FetchResult,
 ) -> None:
     manifest = store.manifest
-    state = manifest["pass"]
+    state = _open_pass(store, update)
     if state is None:
-        if not manifest["complete"]:
-            state = _new_pass("full", None, store)
-        elif update:
-            state = _new_pass("update", manifest["newest_id"], store)
-        else:
-            return  # already complete: nothing to do without --update
-        manifest["pass"] = state
-        manifest["stopped"] = None
-        store.save()
+        return  # already complete: nothing to do without --update
     known = store.keys(platform.key)
     seen_cursors = {state["cursor"]}
     empty_pages = 0
@@ -56,45 +48,23 @@ def run_passes(
             manifest["stopped"] = "limit"
             store.save()
             return
-        size = (
-            platform.max_page
-            if limit is None
-            else max(platform.min_page, min(platform.max_page, limit - in_pass))
-        )
+        size = _page_size(platform, limit, in_pass)
         page = platform.page(
             account, state["cursor"], state["since"] if platform.numeric_ids else None, size
         )
-        new, hit_known = [], False
-        for item in page.items:
-            key = platform.valid_key(item)
-            if key is None:  # no usable id (a broken or hostile server): cannot be stored
-                result.skipped += 1
-                continue
-            if key in known:
-                hit_known = True
-                continue
-            known.add(key)
-            new.append(item)
+        new, hit_known = _unseen(platform, page.items, known, result)
         cursor = page.cursor
         if limit is not None and len(new) > limit - in_pass:
             new = new[: limit - in_pass]
             cursor = platform.cursor_after(new[-1]) or cursor
         done = cursor is None or (state["mode"] == "update" and hit_known)
         counted += sum(1 for item in new if platform.counted(item))
-        if not done and counted >= bound:
-            result.warnings.append(
-                f"{platform.title} kept sending posts past the {bound:,} this account can have;"
-                f" stopped there with {store.count + len(new):,} posts"
-            )
-            done = True
         empty_pages = 0 if new else empty_pages + 1
-        if not done and (cursor in seen_cursors or empty_pages >= MAX_EMPTY_PAGES):
-            result.warnings.append(
-                f"{platform.title} kept sending the same page (cursor {cursor!r});"
-                f" stopped there with {store.count + len(new)} posts,"
-                " which may not be the whole timeline"
-            )
-            done = True
+        if not done:
+            done = _runaway(
+                platform, result, store.count + len(new), counted=counted, bound=bound,
+                repeated=cursor in seen_cursors or empty_pages >= MAX_EMPTY_PAGES, cursor=cursor,
+            )  # fmt: skip
         if done and store.count + len(new) == 0:
             platform.after_empty(account)  # raises for a locked account before closing the pass
         seen_cursors.add(cursor)
@@ -112,6 +82,79 @@ def run_passes(
         )
         if done:
             return
+
+
+def _open_pass(store: FetchStore, update: bool) -> dict | None:
+    """The pass to continue: the open one from the manifest, else a new full pass (timeline
+    not complete yet) or update pass (``update``). None when there is nothing to do."""
+    manifest = store.manifest
+    state = manifest["pass"]
+    if state is not None:
+        return state  # an interrupted or limited pass always continues first
+    if not manifest["complete"]:
+        state = _new_pass("full", None, store)
+    elif update:
+        state = _new_pass("update", manifest["newest_id"], store)
+    else:
+        return None
+    manifest["pass"] = state
+    manifest["stopped"] = None
+    store.save()  # the new pass is on disk before its first request, so a crash resumes it
+    return state
+
+
+def _page_size(platform: Platform, limit: int | None, in_pass: int) -> int:
+    # Ask for no more than the limit still allows, so a small --limit reads (and X bills) little.
+    if limit is None:
+        return platform.max_page
+    return max(platform.min_page, min(platform.max_page, limit - in_pass))
+
+
+def _unseen(
+    platform: Platform, items: list[dict], known: set, result: FetchResult
+) -> tuple[list[dict], bool]:
+    """The page's items not stored yet (``known`` grows), and whether a stored one came up:
+    an update pass stops there, having reached what an earlier pass stored."""
+    new, hit_known = [], False
+    for item in items:
+        key = platform.valid_key(item)
+        if key is None:  # no usable id (a broken or hostile server): cannot be stored
+            result.skipped += 1
+            continue
+        if key in known:
+            hit_known = True
+            continue
+        known.add(key)
+        new.append(item)
+    return new, hit_known
+
+
+def _runaway(
+    platform: Platform,
+    result: FetchResult,
+    total: int,
+    *,
+    counted: int,
+    bound: int,
+    repeated: bool,
+    cursor: str | None,
+) -> bool:
+    """True (with a warning) when the server looks endless: more posts than the account can
+    have, or the same page / nothing new over and over. ``total`` counts this page's posts."""
+    if counted >= bound:
+        result.warnings.append(
+            f"{platform.title} kept sending posts past the {bound:,} this account can have;"
+            f" stopped there with {total:,} posts"
+        )
+        return True
+    if repeated:
+        result.warnings.append(
+            f"{platform.title} kept sending the same page (cursor {cursor!r});"
+            f" stopped there with {total} posts,"
+            " which may not be the whole timeline"
+        )
+        return True
+    return False
 
 
 def _pass_bound(platform: Platform, account: Account) -> int:
