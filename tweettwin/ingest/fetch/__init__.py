@@ -99,21 +99,27 @@ def fetch(
                     f"{ex} ({store.count} posts fetched so far are kept in {out}; rerun to resume)"
                 ) from None
             raise
-        if result.skipped:
-            result.warnings.append(
-                f"{platform.title} sent {result.skipped} item(s) without a usable id; skipped"
-            )
-        result.total = store.count
-        result.complete = bool(store.manifest["complete"]) and store.manifest["pass"] is None
-        report(
-            FetchProgress(
-                "done", stored=result.total, fetched=result.fetched, expected=account.posts_count
-            )
-        )
-        return result
+        return _finish(result, platform, account, store, report)
     finally:
         if own_client:
             client.close()
+
+
+def _finish(result, platform, account, store, report) -> FetchResult:
+    """Fill in what the passes leave: the totals from the folder (which holds earlier runs'
+    posts too), whether nothing is left open, and one warning for all skipped items."""
+    if result.skipped:
+        result.warnings.append(
+            f"{platform.title} sent {result.skipped} item(s) without a usable id; skipped"
+        )
+    result.total = store.count
+    result.complete = bool(store.manifest["complete"]) and store.manifest["pass"] is None
+    report(
+        FetchProgress(
+            "done", stored=result.total, fetched=result.fetched, expected=account.posts_count
+        )
+    )
+    return result
 
 
 def _platform(parsed: FetchSpec, api_base: str, client: HttpClient) -> Platform:
