@@ -290,9 +290,9 @@ def test_endless_pages_stop_at_the_accounts_own_count(tmp_path):
 
 
 def test_endless_pages_stop_at_the_hard_cap_without_a_count(tmp_path, monkeypatch):
-    import tweettwin.ingest.fetch as fetch_module
+    import tweettwin.ingest.fetch.passes as passes_module
 
-    monkeypatch.setattr(fetch_module, "MAX_POSTS_PER_PASS", 500)
+    monkeypatch.setattr(passes_module, "MAX_POSTS_PER_PASS", 500)
     server = Masto([], endless=True)
     server.count = None
     result = _fetch(server, tmp_path / "out")
