@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from tweettwin.errors import DatasetError
+from tweettwin.jsonio import loads
 
 FORMAT = "tweettwin-dataset"
 FORMAT_VERSION = 1
@@ -345,18 +346,16 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     try:
         if path.stat().st_size > _MAX_MANIFEST_BYTES:
             raise DatasetError(f"{path} is too large to be a dataset manifest: {hint}")
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DatasetError(
             f"{folder} is not a tweettwin dataset (no {MANIFEST_FILE}): {hint}"
         ) from None
-    except (ValueError, UnicodeDecodeError, RecursionError) as ex:
-        detail = "nested too deeply" if isinstance(ex, RecursionError) else ex
-        raise DatasetError(
-            f"{path} is not valid JSON ({detail}): re-run `tweettwin prepare`"
-        ) from None
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path} is not UTF-8 text: re-run `tweettwin prepare`") from None
     except OSError as ex:
         raise DatasetError(f"{path}: cannot be read ({ex.strerror}): {hint}") from None
+    manifest = loads(text, str(path), "re-run `tweettwin prepare`", error=DatasetError)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise DatasetError(
             f"{path} is not a tweettwin dataset manifest (format is not {FORMAT!r}): {hint}"

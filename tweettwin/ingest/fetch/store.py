@@ -24,6 +24,7 @@ from typing import Any
 from tweettwin import __version__
 from tweettwin.atomic import clean_stale, write_text
 from tweettwin.errors import FetchError, InputError, OutputExistsError
+from tweettwin.jsonio import loads
 
 FORMAT = "tweettwin-fetch"
 FORMAT_VERSION = 1
@@ -49,16 +50,14 @@ def read_manifest(path: str | os.PathLike) -> dict:
     try:
         if file.stat().st_size > MAX_MANIFEST_BYTES:  # a manifest is a few KB
             raise InputError(f"{file}: too large to be a fetch manifest; fetch into a new folder")
-        manifest = json.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path} is not a fetched folder: {MANIFEST} is missing") from None
-    except (ValueError, RecursionError) as ex:
-        detail = "nested too deeply" if isinstance(ex, RecursionError) else str(ex)
-        raise InputError(
-            f"{file}: not valid JSON ({detail}); fetch again into a new folder"
-        ) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not UTF-8 text; fetch again into a new folder") from None
     except OSError as ex:
         raise InputError(f"{file}: cannot be read ({ex.strerror})") from None
+    manifest = loads(text, str(file), "fetch again into a new folder")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InputError(f"{file}: not a tweettwin fetch manifest (format is not {FORMAT!r})")
     version = manifest.get("format_version", 0)
