@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
@@ -54,9 +55,12 @@ def evaluated(model_dir, tmp_path_factory):
         "--json",
         "--embedding",
         "wordllama",
+        "--open",
     ]
-    result = CliRunner().invoke(cli, args)
+    with mock.patch("click.launch") as launch:
+        result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
+    launch.assert_called_once_with(str(model_dir / "report.html"))
     return json.loads(result.stdout), result.stderr, ws
 
 
@@ -69,6 +73,9 @@ def test_json_has_the_issue_keys(evaluated):
     assert out["perplexity"] < out["base_perplexity"]  # fine-tuning helped on held-out posts
     assert {"style", "distribution", "diversity", "memorization", "fit"} <= set(out)
     assert "30 validation posts" in stderr  # fewer than stable: a warning naming the number
+    # not a terminal: plain progress lines, one per stage and the finished sample count
+    for line in ("eval: held-out loss", "eval: sampling", "eval: sampling 20/20", "eval: scoring"):
+        assert line in stderr, stderr
 
 
 def test_heldout_loss_is_the_training_loss(evaluated, model_dir):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -39,29 +40,20 @@ def eval_command(model_dir, dataset, samples, seed, embedding, as_json, open_rep
     Writes eval.json and report.html into MODEL_DIR and records an "eval" run.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from tweettwin.cli.progress import StageProgress
     from tweettwin.pipeline import eval_step
 
     err = Console(stderr=True)
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = bar.add_task("sampling", total=samples)
-    with bar:
+    with StageProgress("eval", total=samples) as bar:
         result = eval_step(
             model_dir,
             dataset,
             samples=samples,
             seed=seed,
             embedding=embedding,
-            progress=lambda k: bar.advance(task, k),
-            stage=lambda text: bar.update(task, description=text),
+            progress=bar.advance,
+            stage=bar.stage,
             on_warning=lambda w: err.print(f"[yellow]Warning: {w}[/yellow]"),
             workspace=current_workspace(),
         )
@@ -69,7 +61,7 @@ def eval_command(model_dir, dataset, samples, seed, embedding, as_json, open_rep
         click.echo(json.dumps(result, ensure_ascii=False))
     _summary(err, result)
     if open_report:
-        click.launch(str(__import__("pathlib").Path(model_dir) / "report.html"))
+        click.launch(str(Path(model_dir) / "report.html"))
 
 
 def _summary(err, r: dict) -> None:

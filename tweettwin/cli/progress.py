@@ -102,3 +102,74 @@ class TrainProgress:
         else:
             text = f"{head}  {self.stats(event)}"
         print(text, file=self.stream, flush=True)
+
+
+class StageProgress:
+    """Progress for a job in named stages, one of them counted (``tweettwin eval``: held-out loss,
+    then N samples, then scoring). A rich bar on a terminal; elsewhere one plain line per stage
+    and at most one per ``every_s`` seconds for the count, so a log shows the job is alive."""
+
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        stream: TextIO | None = None,
+        every_s: float = 30.0,
+        live: bool | None = None,
+    ):
+        self.name, self.total, self.done = name, total, 0
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.every_s = every_s
+        self._stage = ""
+        self._bar = self._task = None
+        self._last_line = -float("inf")
+
+    def __enter__(self) -> StageProgress:
+        if self.live:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+                transient=True,
+            )
+            self._task = self._bar.add_task(self.name, total=self.total)
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def stage(self, text: str) -> None:
+        self._stage = text
+        if self._bar is not None:
+            self._bar.update(self._task, description=text)
+        else:
+            print(f"{self.name}: {text}", file=self.stream, flush=True)
+
+    def advance(self, k: int) -> None:
+        self.done += k
+        if self._bar is not None:
+            self._bar.advance(self._task, k)
+            return
+        now = time.monotonic()
+        if self.done >= self.total or now - self._last_line >= self.every_s:
+            self._last_line = now
+            print(
+                f"{self.name}: {self._stage or 'working'} {self.done}/{self.total}",
+                file=self.stream,
+                flush=True,
+            )
