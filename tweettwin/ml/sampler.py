@@ -55,6 +55,8 @@ def pick_tokens(
         return logits.argmax(-1)
     logits = logits.float() / opts.temperature
     k = opts.top_k if 0 < opts.top_k < logits.shape[-1] else 0
+    if not k and opts.top_p >= 1.0:  # plain sampling: no need to sort the vocabulary
+        return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
     if k:
         vals, idx = logits.topk(k, dim=-1)  # sorted, descending
     else:
