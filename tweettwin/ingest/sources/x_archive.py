@@ -34,7 +34,7 @@ import msgspec
 from tweettwin.errors import InputError
 from tweettwin.ingest.posts import Author, Post
 from tweettwin.ingest.sources import SourceData, clean_handle
-from tweettwin.ingest.sources.files import twitter_date_iso
+from tweettwin.ingest.sources.dates import twitter_date_iso
 from tweettwin.ingest.sources.safezip import (
     CHUNK,
     DEFAULT_MAX_MEMBER_BYTES,
