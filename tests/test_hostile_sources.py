@@ -437,17 +437,18 @@ def test_csv_with_lone_cr_line_endings_is_read(tmp_path):
 
 
 def test_rows_with_ever_new_keys_keep_the_column_cache_bounded(tmp_path):
-    from tweettwin.ingest.sources.files import _MAX_KEY_SETS, _Rows, read_tabular
+    from tweettwin.ingest.sources.columns import MAX_KEY_SETS, Rows
+    from tweettwin.ingest.sources.files import read_tabular
 
     rows = posts(3000)
     for i, row in enumerate(rows):
         row[f"extra_{i}"] = i
     write_jsonl(tmp_path / "p.jsonl", rows)
     assert len(list(read_tabular(tmp_path / "p.jsonl").posts)) == 3000
-    cache = _Rows("p", {}, None)
+    cache = Rows("p", {}, None)
     for i, row in enumerate(rows):
         cache.columns(tuple(row), f"line {i}")
-    assert len(cache.cache) <= _MAX_KEY_SETS
+    assert len(cache.cache) <= MAX_KEY_SETS
 
 
 # --- generated field types: every field of every reader, every JSON type ------------------------

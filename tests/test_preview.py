@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from tweettwin.publish import preview
+from tweettwin.publish import preview, typeface
 
 # One word per script; each must be drawn with a font that has it, not as a tofu box.
 SAMPLES = {
@@ -54,7 +54,7 @@ def tofu() -> Image.Image:
 def test_every_script_and_emoji_gets_a_real_glyph(name, tofu):
     text = SAMPLES[name]
     face = preview.Typeface(60)
-    assert all(face._font_for(ch) is not None for ch in text if not preview._ATTACH.match(ch))
+    assert all(face._font_for(ch) is not None for ch in text if not typeface._ATTACH.match(ch))
     img = _draw(text)
     assert _ink(img) > 150  # something was drawn
     assert ImageChops.difference(img.crop(img.getbbox()), tofu.crop(tofu.getbbox())).getbbox()

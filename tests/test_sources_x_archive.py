@@ -211,7 +211,7 @@ def _big_archive(tmp_path, odd: str):
     "odd", ["none", "nested-tweet-key", "unwrapped", "odd-types", "escaped-keys", "superseded"]
 )
 def test_fast_path_matches_the_exact_parser(tmp_path, monkeypatch, odd):
-    import tweettwin.ingest.sources.x_archive as xa
+    import tweettwin.ingest.sources.x_archive_fast as xa
 
     path = _big_archive(tmp_path, odd)
     exact_reads = []

@@ -65,52 +65,17 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
       tweettwin fetch bluesky:alice.bsky.social --update
       X_BEARER_TOKEN=... tweettwin fetch x:@alice --limit 500
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
     from tweettwin.ingest.fetch import default_output, is_fetch_spec
     from tweettwin.ingest.fetch.http import HttpClient
     from tweettwin.pipeline import fetch_step
 
-    console = Console(stderr=True, soft_wrap=True)
-    bar = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-    )
-    task = bar.add_task(f"Fetching {shown(source)}", total=None)
-
-    def on_progress(event):
-        if event.event == "account":
-            bar.update(task, description=f"Fetching {shown(event.message)}", total=event.expected)
-        elif event.event == "estimate":
-            console.print(shown(event.message))
-        elif event.event in ("page", "done"):
-            bar.update(
-                task, completed=event.stored, total=max(event.expected or 0, event.stored) or None
-            )
-
-    def on_wait(seconds, reason):
-        bar.update(task, description=f"{shown(reason)}: waiting {seconds:.0f} s")
-
-    def countdown(seconds):
-        # A visible wait: the bar's description ticks down once a second.
-        end = time.monotonic() + seconds
-        description = bar.tasks[0].description.rsplit(": waiting", 1)[0]
-        while (left := end - time.monotonic()) > 0:
-            bar.update(task, description=f"{description}: waiting {left:.0f} s")
-            time.sleep(min(1.0, left))
-        bar.update(task, description=f"Fetching {shown(source)}")
-
+    progress = _FetchBar(source)
     workspace = current_workspace()
     if is_fetch_spec(source) and output is None:
         output = str(default_output(source, workspace))
-    client = HttpClient(sleep=countdown, on_wait=on_wait)
+    client = HttpClient(sleep=progress.countdown, on_wait=progress.on_wait)
     try:
-        with bar:
+        with progress.bar:
             result = fetch_step(
                 source,
                 output,
@@ -118,20 +83,66 @@ def fetch_command(source, output, api_base, limit, update, yes, json_):
                 limit=limit,
                 update=update,
                 yes=yes,
-                progress=on_progress,
+                progress=progress.on_progress,
                 client=client,
                 workspace=workspace,
             )
     except KeyboardInterrupt:
         where = f" in {output}" if output else ""
-        console.print(
+        progress.console.print(
             f"Interrupted: the pages fetched so far are kept{where};"
             " run the same command to resume."
         )
         raise SystemExit(130) from None
     finally:
         client.close()
+    _print_result(progress.console, result, json_)
 
+
+class _FetchBar:
+    """The fetch's progress on stderr: a bar of posts stored, and waits that count down."""
+
+    def __init__(self, source: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+        self.source = source
+        self.console = Console(stderr=True, soft_wrap=True)
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.bar.add_task(f"Fetching {shown(source)}", total=None)
+
+    def on_progress(self, event) -> None:
+        bar, task = self.bar, self.task
+        if event.event == "account":
+            bar.update(task, description=f"Fetching {shown(event.message)}", total=event.expected)
+        elif event.event == "estimate":
+            self.console.print(shown(event.message))
+        elif event.event in ("page", "done"):
+            bar.update(
+                task, completed=event.stored, total=max(event.expected or 0, event.stored) or None
+            )
+
+    def on_wait(self, seconds, reason) -> None:
+        self.bar.update(self.task, description=f"{shown(reason)}: waiting {seconds:.0f} s")
+
+    def countdown(self, seconds) -> None:
+        # A visible wait: the bar's description ticks down once a second.
+        end = time.monotonic() + seconds
+        description = self.bar.tasks[0].description.rsplit(": waiting", 1)[0]
+        while (left := end - time.monotonic()) > 0:
+            self.bar.update(self.task, description=f"{description}: waiting {left:.0f} s")
+            time.sleep(min(1.0, left))
+        self.bar.update(self.task, description=f"Fetching {shown(self.source)}")
+
+
+def _print_result(console, result, json_: bool) -> None:
     for warning in result.warnings:
         console.print(f"[yellow]Warning:[/] {shown(warning)}")
     if json_:

@@ -174,7 +174,6 @@ def _table(rows: Sequence[Sequence], head: Sequence[str] | None = None, cls: str
 def render_report(r: Mapping) -> str:
     """The whole page for one eval result (the eval.json object)."""
     e = html.escape
-    st, memo = r["style"], r["memorization"]
     parts = [f"<h1>How close is the twin? <small>{e(str(r['model']['path']))}</small></h1>"]
     parts += [f"<p class=warn>⚠ {e(w)}</p>" for w in r.get("warnings", [])]
     parts.append(
@@ -185,44 +184,9 @@ def render_report(r: Mapping) -> str:
     curve = loss_curve(r["model"].get("training_evals") or [])
     if curve:
         parts.append("<h2>Training</h2>" + curve)
-    values = st.get("values", {})
-    hists = [
-        histogram(values[k]["real"], values[k]["generated"], f"post length ({k})")
-        for k in ("words", "chars")
-        if k in values
-    ]
-    parts.append(
-        "<h2>Style</h2><div class=grid>" + "".join(hists) + rate_bars(st["rates"]) + "</div>"
-    )
-    words = st["top_words"]
-    rows = [
-        (f"{a[0]} ({a[1]})" if a else "", f"{b[0]} ({b[1]})" if b else "")
-        for a, b in _zip_long(words["real"], words["generated"])
-    ]
-    tags = st["top_hashtags"]
-    tag_rows = [
-        (f"{a[0]} ({a[1]})" if a else "", f"{b[0]} ({b[1]})" if b else "")
-        for a, b in _zip_long(tags["real"], tags["generated"])
-    ]
-    parts.append(
-        "<div class=grid>"
-        + _table(rows, ("top words, real", "generated"))
-        + _table(tag_rows or [("none", "none")], ("top hashtags, real", "generated"))
-        + "</div>"
-    )
-    dist = r["distribution"]
-    parts.append(
-        "<h2>Real or generated?</h2>"
-        + _table(
-            [
-                ("embedding + style features (headline)", dist["classifier_auc"]),
-                (f"embedding only ({r['embedding']})", dist["auc_embedding_only"]),
-                ("style features only", dist["auc_style_only"]),
-            ],
-            ("classifier input", "cross-validated ROC AUC"),
-        )
-    )
-    parts.append("<h2>Memorization</h2>" + _memo_table(memo))
+    parts += _style_sections(r["style"])
+    parts.append(_distribution_section(r))
+    parts.append("<h2>Memorization</h2>" + _memo_table(r["memorization"]))
     ex = r["examples"]
     parts.append(
         "<h2>Posts</h2>"
@@ -235,6 +199,44 @@ def render_report(r: Mapping) -> str:
     return (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>tweettwin eval</title>"
         f"<style>{CSS}</style><body>{''.join(parts)}</body></html>\n"
+    )
+
+
+def _style_sections(st: Mapping) -> list[str]:
+    """Lengths and rates side by side, then the top words and hashtags, real vs generated."""
+    values = st.get("values", {})
+    hists = [
+        histogram(values[k]["real"], values[k]["generated"], f"post length ({k})")
+        for k in ("words", "chars")
+        if k in values
+    ]
+    words, tags = st["top_words"], st["top_hashtags"]
+    return [
+        "<h2>Style</h2><div class=grid>" + "".join(hists) + rate_bars(st["rates"]) + "</div>",
+        "<div class=grid>"
+        + _table(_counted_pairs(words), ("top words, real", "generated"))
+        + _table(_counted_pairs(tags) or [("none", "none")], ("top hashtags, real", "generated"))
+        + "</div>",
+    ]
+
+
+def _counted_pairs(top: Mapping) -> list[tuple[str, str]]:
+    """Rows of ``word (count)``, real next to generated."""
+    return [
+        (f"{a[0]} ({a[1]})" if a else "", f"{b[0]} ({b[1]})" if b else "")
+        for a, b in _zip_long(top["real"], top["generated"])
+    ]
+
+
+def _distribution_section(r: Mapping) -> str:
+    dist = r["distribution"]
+    return "<h2>Real or generated?</h2>" + _table(
+        [
+            ("embedding + style features (headline)", dist["classifier_auc"]),
+            (f"embedding only ({r['embedding']})", dist["auc_embedding_only"]),
+            ("style features only", dist["auc_style_only"]),
+        ],
+        ("classifier input", "cross-validated ROC AUC"),
     )
 
 

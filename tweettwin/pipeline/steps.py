@@ -178,18 +178,14 @@ def eval_step(
     split. ``progress(k)`` is called as samples come in, ``stage(text)`` as each part starts.
     The run is recorded in ``workspace``'s registry. Returns the eval.json object.
     """
-    import json
-
     from tweettwin.errors import require
 
     require("torch", "Evaluating a model", "ml")
     require("sklearn", "Evaluating a model", "eval")
-    from tweettwin.atomic import write_text
     from tweettwin.evaluate.core import check_inputs
     from tweettwin.evaluate.embed import DEFAULT
     from tweettwin.evaluate.model import evaluate
-    from tweettwin.evaluate.report import render_report
-    from tweettwin.model_folder import EVAL_JSON, REPORT_HTML, weights_hash
+    from tweettwin.model_folder import weights_hash
     from tweettwin.tracking import start_run
 
     inputs = check_inputs(model_dir, dataset)
@@ -216,23 +212,37 @@ def eval_step(
             stage=stage or (lambda text: None),
         )
         result["run_id"] = run.id if run.recorded else None
-        numbers = {
-            k: v
-            for k, v in result.items()
-            if isinstance(v, (int, float))
-            and not isinstance(v, bool)
-            and k not in ("format_version", "seed")
-        }
-        run.log_metrics(numbers, step=0)
-        folder = Path(model_dir)
-        page = render_report(result)  # both texts first: a failure leaves the folder untouched
-        text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-        write_text(folder / EVAL_JSON, text)
-        write_text(folder / REPORT_HTML, page)
-        outputs = {"eval_json": str(folder / EVAL_JSON), "report": str(folder / REPORT_HTML)}
-        if (folder / "README.md").is_file():
-            from tweettwin.publish.card import write_card
-
-            outputs["card"] = write_card(folder, workspace=workspace)["card"]
-        run.finish(outputs=outputs)
+        run.log_metrics(_eval_numbers(result), step=0)
+        run.finish(outputs=_write_eval(Path(model_dir), result, workspace))
     return result
+
+
+def _eval_numbers(result: Mapping) -> dict:
+    """The scores of an eval result that are metrics (not flags, versions or seeds)."""
+    return {
+        k: v
+        for k, v in result.items()
+        if isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and k not in ("format_version", "seed")
+    }
+
+
+def _write_eval(folder: Path, result: Mapping, workspace) -> dict:
+    """``eval.json`` and ``report.html`` into the model folder, then the card if it has one."""
+    import json
+
+    from tweettwin.atomic import write_text
+    from tweettwin.evaluate.report import render_report
+    from tweettwin.model_folder import EVAL_JSON, REPORT_HTML
+
+    page = render_report(result)  # both texts first: a failure leaves the folder untouched
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    write_text(folder / EVAL_JSON, text)
+    write_text(folder / REPORT_HTML, page)
+    outputs = {"eval_json": str(folder / EVAL_JSON), "report": str(folder / REPORT_HTML)}
+    if (folder / "README.md").is_file():
+        from tweettwin.publish.card import write_card
+
+        outputs["card"] = write_card(folder, workspace=workspace)["card"]
+    return outputs

@@ -155,22 +155,12 @@ def push(
     check_repo_id(repo_id)
     own_card = is_own_card(model_dir / "README.md")
     can_render = update_card and (model_dir / TRAINING_JSON).exists() and not own_card
-    result = PushResult(repo_id, upload_plan(model_dir), private, dry_run)
-    skipped = left_out(model_dir)
-    if skipped:
-        result.notes.append("Not uploaded: " + ", ".join(skipped))
-    if own_card:
-        result.notes.append("README.md was not written by tweettwin: uploaded as it is")
+    result = _planned(model_dir, repo_id, private, dry_run, own_card)
     if dry_run:
         if can_render:
             result.notes.append("README.md would be re-rendered with the Hub id before upload")
         return result
-    secret = _token(token)
-    if not secret:
-        raise ConfigError(
-            "no Hugging Face token: run `hf auth login` (or `huggingface-cli login`), "
-            "or set HF_TOKEN to a token with write access"
-        )
+    secret = _required_token(token)
     if can_render:
         from tweettwin.atomic import write_text
         from tweettwin.publish.card import render_card
@@ -182,6 +172,37 @@ def push(
         from huggingface_hub import HfApi
 
         api = HfApi(token=secret)
+    _upload(api, model_dir, result, secret)
+    return result
+
+
+def _planned(
+    model_dir: Path, repo_id: str, private: bool, dry_run: bool, own_card: bool
+) -> PushResult:
+    """What would be uploaded, with notes on what is left out and a card that is not ours."""
+    result = PushResult(repo_id, upload_plan(model_dir), private, dry_run)
+    skipped = left_out(model_dir)
+    if skipped:
+        result.notes.append("Not uploaded: " + ", ".join(skipped))
+    if own_card:
+        result.notes.append("README.md was not written by tweettwin: uploaded as it is")
+    return result
+
+
+def _required_token(token: str | None) -> str:
+    secret = _token(token)
+    if not secret:
+        raise ConfigError(
+            "no Hugging Face token: run `hf auth login` (or `huggingface-cli login`), "
+            "or set HF_TOKEN to a token with write access"
+        )
+    return secret
+
+
+def _upload(api: Any, model_dir: Path, result: PushResult, secret: str) -> None:
+    """Create (or reuse) the repo and upload the planned files; the Hub's answer goes on
+    ``result``, and a failure becomes one clear line without the token."""
+    repo_id, private = result.repo_id, result.private
     try:
         repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         commit = api.upload_folder(
@@ -197,7 +218,6 @@ def push(
     result.repo_id = getattr(repo_url, "repo_id", None) or repo_id
     result.url = str(repo_url)
     result.commit_url = getattr(commit, "commit_url", None)
-    return result
 
 
 def _status(ex: BaseException) -> int | None:

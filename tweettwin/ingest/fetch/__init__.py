@@ -60,10 +60,7 @@ def fetch(
     ``<workspace>/<handle>/raw/<platform>``.
     """
     parsed = parse_spec(spec)
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit must be at least 1 (got {limit})")
-    if api_base is not None:
-        check_api_base(api_base)  # before anything: a password in it must go nowhere
+    _check_options(limit, api_base)
     report = progress or (lambda event: None)
     own_client = client is None
     if client is None:
@@ -87,22 +84,35 @@ def fetch(
                 account=account.to_dict(),
             )
         result = FetchResult(platform.name, account.handle, out, 0, store.count, False, reads, cost)
-        try:
-            with _writing(out):
-                run_passes(
-                    platform, account, store, limit=limit, update=update, report=report,
-                    result=result,
-                )  # fmt: skip
-        except (FetchError, OutputError) as ex:
-            if store.count:
-                raise type(ex)(
-                    f"{ex} ({store.count} posts fetched so far are kept in {out}; rerun to resume)"
-                ) from None
-            raise
+        _run(platform, account, store, limit=limit, update=update, report=report, result=result)
         return _finish(result, platform, account, store, report)
     finally:
         if own_client:
             client.close()
+
+
+def _check_options(limit: int | None, api_base: str | None) -> None:
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1 (got {limit})")
+    if api_base is not None:
+        check_api_base(api_base)  # before anything: a password in it must go nowhere
+
+
+def _run(platform, account, store: FetchStore, *, limit, update, report, result) -> None:
+    """The passes; a failure after some posts were stored says they are kept."""
+    try:
+        with _writing(store.path):
+            run_passes(
+                platform, account, store, limit=limit, update=update, report=report,
+                result=result,
+            )  # fmt: skip
+    except (FetchError, OutputError) as ex:
+        if store.count:
+            raise type(ex)(
+                f"{ex} ({store.count} posts fetched so far are kept in {store.path};"
+                " rerun to resume)"
+            ) from None
+        raise
 
 
 def _finish(result, platform, account, store, report) -> FetchResult:

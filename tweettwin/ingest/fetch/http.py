@@ -148,59 +148,21 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """GET with retries. Returns any answer below 500 except 429 (callers judge 4xx)."""
-        if self._resume_at is not None:
-            pending = self._resume_at - self.clock()
-            self._resume_at = None
-            if pending > 0:
-                self.wait(pending, f"{service} rate limit reached")
+        self._wait_if_limited(service)
         params = {k: v for k, v in (params or {}).items() if v is not None}
         attempt = 0
         limited = 0
         while True:
-            try:
-                response = self._send(url, params, headers)
-            except httpx.TransportError as ex:
-                if attempt >= self.retries:
-                    raise NetworkError(
-                        self.redact(
-                            f"cannot reach {service} at {_short(url)} after {attempt + 1} tries"
-                            f" ({_describe(ex)}); check the address (--api-base) or try again later"
-                        )
-                    ) from None
-                self.wait(
-                    self._backoff(attempt), f"{service} unreachable ({_describe(ex)}); retrying"
-                )
+            response = self._try_send(url, params, headers, service, attempt)
+            if response is None:  # unreachable, waited: try again
                 attempt += 1
                 continue
-            except httpx.HTTPError as ex:  # redirect loop, bad gzip, odd URL: retrying won't help
-                raise NetworkError(
-                    self.redact(
-                        f"{service} at {_short(url)} sent an unusable answer ({_describe(ex)});"
-                        " check the address (--api-base) or try again later"
-                    )
-                ) from None
             if response.status_code == 429:
                 limited += 1
-                if limited > MAX_RATE_LIMIT_WAITS:
-                    raise NetworkError(
-                        f"{service} kept answering 429 Too Many Requests at {_short(url)};"
-                        " rerun later to resume"
-                    )
-                delay = rate_limit_delay(response.headers, self.clock())
-                if delay is None:
-                    delay = max(5.0, self._backoff(limited))
-                self.wait(delay, f"{service} rate limit reached")
+                self._wait_rate_limit(response, url, service, limited)
                 continue
             if response.status_code >= 500:
-                if attempt >= self.retries:
-                    raise NetworkError(
-                        f"{service} failed with HTTP {response.status_code} at {_short(url)}"
-                        f" after {attempt + 1} tries; try again later (rerun resumes)"
-                    )
-                self.wait(
-                    self._backoff(attempt),
-                    f"{service} answered HTTP {response.status_code}; retrying",
-                )
+                self._wait_server_error(response, url, service, attempt)
                 attempt += 1
                 continue
             if _header(response.headers, _REMAINING_HEADERS) == "0":
@@ -208,6 +170,66 @@ class HttpClient:
                 if delay:
                     self._resume_at = self.clock() + delay
             return response
+
+    def _wait_if_limited(self, service: str) -> None:
+        """The last answer said "0 requests left": wait for the reset before the next one."""
+        if self._resume_at is not None:
+            pending = self._resume_at - self.clock()
+            self._resume_at = None
+            if pending > 0:
+                self.wait(pending, f"{service} rate limit reached")
+
+    def _try_send(
+        self, url: str, params: Mapping[str, Any], headers, service: str, attempt: int
+    ) -> httpx.Response | None:
+        """One try: the response, or None after waiting out a transport error worth retrying."""
+        try:
+            return self._send(url, params, headers)
+        except httpx.TransportError as ex:
+            if attempt >= self.retries:
+                raise NetworkError(
+                    self.redact(
+                        f"cannot reach {service} at {_short(url)} after {attempt + 1} tries"
+                        f" ({_describe(ex)}); check the address (--api-base) or try again later"
+                    )
+                ) from None
+            self.wait(self._backoff(attempt), f"{service} unreachable ({_describe(ex)}); retrying")
+            return None
+        except httpx.HTTPError as ex:  # redirect loop, bad gzip, odd URL: retrying won't help
+            raise NetworkError(
+                self.redact(
+                    f"{service} at {_short(url)} sent an unusable answer ({_describe(ex)});"
+                    " check the address (--api-base) or try again later"
+                )
+            ) from None
+
+    def _wait_rate_limit(
+        self, response: httpx.Response, url: str, service: str, limited: int
+    ) -> None:
+        """A 429: wait as the server says (or back off), up to MAX_RATE_LIMIT_WAITS in a row."""
+        if limited > MAX_RATE_LIMIT_WAITS:
+            raise NetworkError(
+                f"{service} kept answering 429 Too Many Requests at {_short(url)};"
+                " rerun later to resume"
+            )
+        delay = rate_limit_delay(response.headers, self.clock())
+        if delay is None:
+            delay = max(5.0, self._backoff(limited))
+        self.wait(delay, f"{service} rate limit reached")
+
+    def _wait_server_error(
+        self, response: httpx.Response, url: str, service: str, attempt: int
+    ) -> None:
+        """A 5xx: back off and retry, until ``retries`` tries have failed."""
+        if attempt >= self.retries:
+            raise NetworkError(
+                f"{service} failed with HTTP {response.status_code} at {_short(url)}"
+                f" after {attempt + 1} tries; try again later (rerun resumes)"
+            )
+        self.wait(
+            self._backoff(attempt),
+            f"{service} answered HTTP {response.status_code}; retrying",
+        )
 
     def _send(self, url: str, params: Mapping[str, Any], headers) -> httpx.Response:
         """One GET whose body is read in chunks under an overall deadline and a size cap."""

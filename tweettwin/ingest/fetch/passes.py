@@ -36,27 +36,14 @@ def run_passes(
     seen_cursors = {state["cursor"]}
     empty_pages = 0
     bound = _pass_bound(platform, account)
-    # Posts of this pass that count in the account's total (a resumed pass has some already).
-    counted = sum(
-        1
-        for i, item in enumerate(iter_items(store.path, store.manifest))
-        if i >= state["start_items"] and platform.counted(item)
-    )
+    counted = _counted_so_far(platform, store, state)
     while True:
         in_pass = store.count - state["start_items"]
         if limit is not None and in_pass >= limit:
             manifest["stopped"] = "limit"
             store.save()
             return
-        size = _page_size(platform, limit, in_pass)
-        page = platform.page(
-            account, state["cursor"], state["since"] if platform.numeric_ids else None, size
-        )
-        new, hit_known = _unseen(platform, page.items, known, result)
-        cursor = page.cursor
-        if limit is not None and len(new) > limit - in_pass:
-            new = new[: limit - in_pass]
-            cursor = platform.cursor_after(new[-1]) or cursor
+        new, cursor, hit_known = _next_page(platform, account, state, limit, in_pass, known, result)
         done = cursor is None or (state["mode"] == "update" and hit_known)
         counted += sum(1 for item in new if platform.counted(item))
         empty_pages = 0 if new else empty_pages + 1
@@ -82,6 +69,38 @@ def run_passes(
         )
         if done:
             return
+
+
+def _counted_so_far(platform: Platform, store: FetchStore, state: dict) -> int:
+    """Posts of this pass that count in the account's total (a resumed pass has some already)."""
+    return sum(
+        1
+        for i, item in enumerate(iter_items(store.path, store.manifest))
+        if i >= state["start_items"] and platform.counted(item)
+    )
+
+
+def _next_page(
+    platform: Platform,
+    account: Account,
+    state: dict,
+    limit: int | None,
+    in_pass: int,
+    known: set,
+    result: FetchResult,
+) -> tuple[list[dict], str | None, bool]:
+    """The next page's new items (cut to what the limit allows), the cursor after them, and
+    whether an item stored before came up."""
+    size = _page_size(platform, limit, in_pass)
+    page = platform.page(
+        account, state["cursor"], state["since"] if platform.numeric_ids else None, size
+    )
+    new, hit_known = _unseen(platform, page.items, known, result)
+    cursor = page.cursor
+    if limit is not None and len(new) > limit - in_pass:
+        new = new[: limit - in_pass]
+        cursor = platform.cursor_after(new[-1]) or cursor
+    return new, cursor, hit_known
 
 
 def _open_pass(store: FetchStore, update: bool) -> dict | None:

@@ -28,7 +28,7 @@ from tweettwin.errors import InputError
 from tweettwin.ingest.fetch.store import ITEMS, MANIFEST, is_fetch_folder, iter_items, read_manifest
 from tweettwin.ingest.posts import Author, Post
 from tweettwin.ingest.sources import SCHEMES, SourceData, clean_handle
-from tweettwin.ingest.sources.files import parse_date
+from tweettwin.ingest.sources.dates import parse_date
 from tweettwin.ingest.sources.mastodon_archive import MAX_HTML_CHARS, html_to_text
 
 KIND = "fetched"

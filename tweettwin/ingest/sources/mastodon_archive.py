@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from tweettwin.errors import InputError
 from tweettwin.ingest.posts import Author, Post
 from tweettwin.ingest.sources import SourceData, clean_handle
-from tweettwin.ingest.sources.files import parse_date
+from tweettwin.ingest.sources.dates import parse_date
 from tweettwin.ingest.sources.safezip import (
     DEFAULT_MAX_MEMBER_BYTES,
     FolderTree,
