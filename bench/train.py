@@ -272,6 +272,13 @@ def bench_archive(archive: str, args, s: dict) -> list[dict]:
             r["val_loss"] = score(r["model_dir"], data)
             r["archive"], r["prepare_s"] = archive, prep_s
             print(f"  {r['name']}: held-out {r['val_loss']:.4f} in {r['wall_s']:.0f} s", flush=True)
+        if args.keep:  # KEEP/<archive>/{data,<run>}: bench/quality.py-style scoring afterwards
+            import shutil
+
+            shutil.copytree(data_dir, args.keep / archive / "data", dirs_exist_ok=True)
+            for r in runs:
+                dest = args.keep / archive / Path(r["model_dir"]).name
+                shutil.copytree(r["model_dir"], dest, dirs_exist_ok=True)
         return runs
 
 
@@ -309,6 +316,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 epoch each on half the train posts")
     ap.add_argument("--variant", action="append", default=[], help="extra config, KEY=VALUE,...")
     ap.add_argument("--skip-recipe", action="store_true")
+    ap.add_argument("--keep", type=Path, help="copy each dataset and trained model here")
     ap.add_argument("--emulate-avx2", action="store_true", help="run as an AVX2-only CPU would")
     args = ap.parse_args()
     args.paths = ["fp32"] if args.fp32 else args.paths.split(",")

@@ -21,12 +21,14 @@ from typing import Any
 from tweettwin.errors import ConfigError
 
 # Sampling defaults for posts, the one place they are written down: `tweettwin train` stores them
-# in generation_config.json, and a folder without one samples with them. top_k before top_p:
-# the same samples in practice, less sorting over the vocabulary.
+# in generation_config.json, and a folder without one samples with them. Plain sampling at 0.9, no
+# top-k / top-p cut: measured with bench/quality.py-style runs (200 samples, 2 seeds, 2 archives),
+# truncation (top-k 50, top-p 0.95) made posts longer, more generic and more in the base model's
+# language: classifier AUC 0.825 / 0.910 against 0.768 / 0.813 without it (lower is closer).
 SAMPLING_DEFAULTS: dict[str, Any] = {
-    "temperature": 1.0,
-    "top_k": 50,
-    "top_p": 0.95,
+    "temperature": 0.9,
+    "top_k": 0,
+    "top_p": 1.0,
     "max_new_tokens": 64,
 }
 MAX_N = 1_000_000  # posts per request: samples are drawn in batches, so this bounds time, not RAM
@@ -43,15 +45,15 @@ class GenerateOptions:
 
     n: int = _opt(10, "How many posts to write.")
     temperature: float | None = _opt(
-        None, "Sampling temperature, 0 = greedy [default: the model's, 1.0]."
+        None, "Sampling temperature, 0 = greedy [default: the model's, 0.9]."
     )
     top_p: float | None = _opt(
         None,
         "Nucleus sampling: keep the likeliest tokens covering this share, in (0, 1] "
-        "[default: the model's, 0.95].",
+        "[default: the model's, 1 = off].",
     )
     top_k: int | None = _opt(
-        None, "Sample among the k likeliest tokens, 0 = off [default: the model's, 50]."
+        None, "Sample among the k likeliest tokens, 0 = off [default: the model's, 0]."
     )
     max_new_tokens: int | None = _opt(
         None, "Longest post, in tokens [default: the model's, sized for the training posts]."

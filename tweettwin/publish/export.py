@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tweettwin.errors import ConfigError, InputError, ModelError, OutputExistsError, require
+from tweettwin.generate_options import SAMPLING_DEFAULTS
 from tweettwin.model_folder import CONFIG_JSON, GENERATION_CONFIG, read_json_object
 
 FORMATS = ("gguf",)
@@ -30,10 +31,10 @@ MODELFILE = "Modelfile"
 class Sampling:
     """The twin's sampling defaults (from ``generation_config.json``), as runtimes name them."""
 
-    temperature: float = 1.0
-    top_p: float = 0.95
-    top_k: int = 50
-    max_new_tokens: int = 64
+    temperature: float = SAMPLING_DEFAULTS["temperature"]
+    top_p: float = SAMPLING_DEFAULTS["top_p"]
+    top_k: int = SAMPLING_DEFAULTS["top_k"]
+    max_new_tokens: int = SAMPLING_DEFAULTS["max_new_tokens"]
 
     @classmethod
     def from_generation_config(cls, gen: dict) -> Sampling:
