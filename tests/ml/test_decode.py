@@ -91,10 +91,12 @@ class _MatmulDtypes(torch.utils._python_dispatch.TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.seen = set()
+        self.ops = set()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func.__name__.split(".")[0]
         if name in self.MATMUL:
+            self.ops.add(name)
             self.seen |= {a.dtype for a in args if isinstance(a, torch.Tensor)}
         return func(*args, **(kwargs or {}))
 
@@ -106,6 +108,8 @@ def test_no_bf16_matmul_where_bf16_measured_slow(fake_machine, twin_dir, quantiz
     with _MatmulDtypes() as mode:
         twin.generate("Today", n=3, seed=0, max_new_tokens=8)
     assert mode.seen and torch.bfloat16 not in mode.seen
+    # the default there is the fp16-weight path: its matmuls are seen, and take fp32
+    assert ("linear_dynamic_fp16" in mode.ops) == (quantize is None and fp16_available())
 
 
 def test_bf16_matmuls_where_bf16_measured_fast(fake_machine, twin_dir):
