@@ -86,7 +86,7 @@ def test_twin_load_computes_in_the_chosen_dtype(fake_machine, tiny_model_dir):
     from tweettwin.ml.twin import Twin
 
     fake_machine(AVX2)
-    twin = Twin.load(tiny_model_dir, quantize=False)  # the exact path (int8 computes in fp32)
+    twin = Twin.load(tiny_model_dir, quantize=False)  # the exact path (fp16 weights: fp32)
     assert next(twin.model.parameters()).dtype == torch.float32
     assert twin.sampler.lean.dtype == torch.float32
     fake_machine(AMX, key="machine-b")

@@ -45,8 +45,8 @@ def load_twin(model_dir: str, *, exact: bool = False):
 @click.option(
     "--exact",
     is_flag=True,
-    help="Decode with the model's exact weights (the default; int8 weights, Twin.load("
-    "quantize=True), measured too lossy to be the default).",
+    help="Decode with the model's own weights (where the compute is fp32 the default holds "
+    "them in fp16: faster, held-out perplexity within 0.1%).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object (posts, rejected, seconds, ...)."

@@ -3,32 +3,38 @@
 Decoding a few rows at a time is bound by reading the weights (SmolLM2-135M: 538 MB in fp32 per
 step), so how they are stored decides the speed:
 
-- ``int8``: per-output-channel symmetric int8 weights run by fbgemm's dynamic-quantized linear
-  (activations quantized per call, fp32 in and out): a quarter of the fp32 bytes and integer
-  SIMD on any x86 CPU (AVX2 included). Lossy; the measured effect is in bench/generate.py.
 - ``packed``: oneDNN's prepacked bf16 layout, where bf16 is native (faster than ``F.linear``).
+- ``fp16``: fbgemm's fp16-weight GEMM: weights stored in half precision (half the bytes of
+  fp32), activations fp32 in and out, fp32 sums. Weight-only, so the error is the weights'
+  rounding to 11 significant bits (bf16 keeps 8); it needs fbgemm (x86, AVX2 is enough).
 - ``dense``: plain ``F.linear`` in the compute dtype (exact; the reference).
+
+Measured and rejected (bench/generate.py's kernel notes, 2 Zen 5 cores, one decode step of 10
+rows through all 211 matrices): torch's weight-only int8 (``_weight_int8pack_mm``: 36 ms with
+bf16 activations, seconds with fp32 ones) and int4 (``_weight_int4pack_mm_for_cpu``: 13 ms) lose
+to packed bf16 (11 ms) and fp16 weights (13 ms; 17 ms against dense fp32's 62 ms under AVX2);
+fbgemm's dynamic int8 (7.6 ms) quantizes the activations too and raised held-out perplexity by
+~170%.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import warnings
 
 import torch
 import torch.nn.functional as F
 
-LAYOUTS = ("dense", "packed", "int8")
+LAYOUTS = ("dense", "packed", "fp16")
+FP16_MAX = 60000.0  # below float16's largest finite value (65504), with room for rounding
 
 
 @functools.cache
-def int8_available() -> bool:
-    """fbgemm's dynamic int8 linear works in this torch build (x86 CPUs); checked once."""
+def fp16_available() -> bool:
+    """fbgemm's fp16-weight linear works in this torch build (x86 CPUs); checked once."""
     try:
         w, x = torch.randn(8, 16), torch.randn(3, 16)
         ref = F.linear(x, w)
-        return bool((Int8Linear(w)(x) - ref).abs().max() < 0.05 * ref.abs().max())
+        return bool((Fp16Linear(w)(x) - ref).abs().max() < 1e-2 * ref.abs().max())
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
 
@@ -63,33 +69,21 @@ class PackedLinear:
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, None, "none", [], "")
 
 
-class Int8Linear:
-    """y = x W^T with W stored int8 per output channel (scale = max |row| / 127)."""
+class Fp16Linear:
+    """y = x W^T, fp32 in and out, with W held by fbgemm in fp16 (converted in registers)."""
 
     def __init__(self, weight: torch.Tensor) -> None:
-        w = weight.detach().float().contiguous()
-        scales = (w.abs().amax(dim=1) / 127.0).clamp_min(1e-12).double()
-        zeros = torch.zeros(w.shape[0], dtype=torch.long)
-        with _quiet():
-            q = torch.quantize_per_channel(w, scales, zeros, 0, torch.qint8)
-            self.packed = torch.ops.quantized.linear_prepack(q, None)
+        self.packed = torch.ops.quantized.linear_prepack_fp16(weight.detach().float(), None)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        # reduce_range=True: 7-bit activations so AVX2's u8*s8 pair sums cannot saturate int16
-        return torch.ops.quantized.linear_dynamic(x, self.packed, True)
-
-
-@contextlib.contextmanager
-def _quiet():
-    # torch marks the quantized-tensor constructors deprecated; the fbgemm kernels are current
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+        return torch.ops.quantized.linear_dynamic_fp16(x, self.packed)
 
 
 def make_linear(weight: torch.Tensor, layout: str, dtype: torch.dtype):
     """A callable computing ``F.linear(x, weight)`` with ``weight`` stored in ``layout``."""
-    if layout == "int8":
-        return Int8Linear(weight)
+    if layout == "fp16" and weight.abs().max() < FP16_MAX:
+        return Fp16Linear(weight)
+    if layout == "fp16":  # a weight fp16 cannot hold (none in SmolLM2) stays exact fp32
+        return DenseLinear(weight.detach().float())
     w = weight.detach().to(dtype)
     return PackedLinear(w) if layout == "packed" else DenseLinear(w)

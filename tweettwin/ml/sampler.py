@@ -3,7 +3,7 @@
 ``transformers``' ``generate()`` spends most of a decode step in Python and per-layer module
 overhead (PERF-NOTES §3). For Llama-architecture models (SmolLM2 is one) :class:`LeanLlama` runs
 the same maths with a handful of fused ops per layer: stacked q/k/v and gate/up weights (stored
-as ``ml/linear.py`` chooses: int8, prepacked bf16 or plain), RMSNorm gains folded into the next
+as ``ml/linear.py`` chooses: fp16, prepacked bf16 or plain), RMSNorm gains folded into the next
 matmul, a KV cache per call, SDPA for the prompt, and one compact sampling step (temperature,
 top-k, then top-p). Every row shares the prompt, so the prompt is prefilled once and there is no
 padding. Rows that reach a stop token leave the batch.
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from tweettwin.generate_options import SAMPLING_DEFAULTS
-from tweettwin.ml.linear import int8_available, make_linear, packed_available
+from tweettwin.ml.linear import fp16_available, make_linear, packed_available
 
 # Rows decoded together. Larger batches amortise reading the weights, but the KV cache grows
 # with them; -n 100000 is drawn in batches of this size, so memory stays flat.
@@ -88,9 +88,9 @@ def supports_lean(model) -> bool:
 
 
 def weight_layout(dtype: torch.dtype, quantize: bool) -> str:
-    """How LeanLlama stores its matmul weights (see ml/linear.py)."""
-    if quantize and int8_available():
-        return "int8"
+    """How LeanLlama stores its matmul weights (see ml/linear.py); ``quantize``: fp16 weights."""
+    if quantize and fp16_available():
+        return "fp16"
     return "packed" if packed_available(dtype) else "dense"
 
 
@@ -109,8 +109,8 @@ class LeanLlama:
     def __init__(self, model, dtype: torch.dtype = torch.bfloat16, quantize: bool = False) -> None:
         cfg = model.config
         self.layout = weight_layout(dtype, quantize)
-        # int8 matmuls take and return fp32: the rest of the step runs in fp32 with them
-        self.dtype = torch.float32 if self.layout == "int8" else dtype
+        # fp16-weight matmuls take and return fp32: the rest of the step runs in fp32 with them
+        self.dtype = torch.float32 if self.layout == "fp16" else dtype
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
