@@ -6,9 +6,25 @@ import sys
 import tweettwin
 
 EXPECTED = {
-    "__version__", "open_source", "fetch", "prepare", "PrepareOptions", "load_dataset_dir",
-    "TrainConfig", "train", "Twin", "GenerateOptions", "make", "start_run", "list_runs",
-    "lineage", "write_card", "push", "export_model", "TweettwinError", "Workspace",
+    "__version__",
+    "open_source",
+    "fetch",
+    "prepare",
+    "PrepareOptions",
+    "load_dataset_dir",
+    "TrainConfig",
+    "train",
+    "Twin",
+    "GenerateOptions",
+    "make",
+    "start_run",
+    "list_runs",
+    "lineage",
+    "write_card",
+    "push",
+    "export_model",
+    "TweettwinError",
+    "Workspace",
     "evaluate_model",
 }
 
