@@ -139,6 +139,7 @@ def test_report_is_self_contained(real_vs_real):
         "model": {
             "path": "me/model",
             "training_evals": [{"step": 0, "val_loss": 4.0}, {"step": 10, "val_loss": 3.0}],
+            "training_precision": "bf16",
         },
         "examples": {"generated": ["<b>not bold</b>"], "real": ["a real one"]},
     }
@@ -149,6 +150,7 @@ def test_report_is_self_contained(real_vs_real):
     assert "3.0× less surprising" in page and "only 150 validation posts" in page
     # every section is read in plain words, and the tables sit at their own height
     assert "Validation loss went from 4.00 at step 0 to 3.00 at step 10" in page
+    assert "rescores the saved model in fp32: 20.00 (training scored under bf16 autocast" in page
     assert "Length in words: real posts have a median of" in page
     assert "the classifier reaches" in page and "posts users get" in page
     assert "align-items:flex-start" in page and "Noto Color Emoji" in page

@@ -196,12 +196,14 @@ def training_reading(r: Mapping) -> str | None:
         f"{best['val_loss']:.2f} at step {best['step']} (perplexity "
         f"{math.exp(first['val_loss']):,.1f} → {math.exp(best['val_loss']):,.1f})"
     )
-    ppl = r.get("perplexity")
+    ppl, precision = r.get("perplexity"), r["model"].get("training_precision")
     if ppl is not None:
-        text += (
-            f". This eval rescores the saved model in fp32: {ppl:,.2f} (training scores under "
-            "its own precision, so bf16 runs differ by a percent or so)"
-        )
+        text += f". This eval rescores the saved model in fp32: {ppl:,.2f}"
+        if precision and precision != "fp32":
+            text += (
+                f" (training scored under {precision} autocast, which rounds more: the two "
+                "differ by a percent or so)"
+            )
     return text + "."
 
 
