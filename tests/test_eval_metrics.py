@@ -134,6 +134,7 @@ def test_report_is_self_contained(real_vs_real):
         "samples": 150,
         "validation_posts": 150,
         "seconds": 3.0,
+        "timing": {"fit_s": 1.2, "sampling_s": 1.4, "scoring_s": 0.4, "cpu": "x"},
         "embedding": "wordllama",
         "warnings": ["only 150 validation posts"],
         "model": {
@@ -153,6 +154,7 @@ def test_report_is_self_contained(real_vs_real):
     assert "rescores the saved model in fp32: 20.00 (training scored under bf16 autocast" in page
     assert "Length in words: real posts have a median of" in page
     assert "the classifier reaches" in page and "posts users get" in page
+    assert "3 s (held-out loss 1 s, sampling 1 s, scoring 0 s)." in page
     assert "align-items:flex-start" in page and "Noto Color Emoji" in page
 
 

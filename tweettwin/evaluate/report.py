@@ -207,6 +207,21 @@ def training_reading(r: Mapping) -> str | None:
     return text + "."
 
 
+def _time_split(r: Mapping) -> str:
+    """Where the eval's time went: `` (held-out loss 9 s, sampling 11 s, scoring 4 s)``."""
+    timing = r.get("timing") or {}
+    parts = [
+        f"{label} {timing[key]:.0f} s"
+        for key, label in (
+            ("fit_s", "held-out loss"),
+            ("sampling_s", "sampling"),
+            ("scoring_s", "scoring"),
+        )
+        if isinstance(timing.get(key), (int, float))
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _num(value: float) -> str:
     return f"{value:g}"
 
@@ -250,7 +265,7 @@ def render_report(r: Mapping) -> str:
     parts += [f"<p class=warn>⚠ {e(w)}</p>" for w in r.get("warnings", [])]
     parts.append(
         f"<p>{r['samples']} generated posts (unprompted, copy guard on) against "
-        f"{r['validation_posts']} held-out real posts; {r['seconds']:.0f} s.</p>"
+        f"{r['validation_posts']} held-out real posts; {r['seconds']:.0f} s{_time_split(r)}.</p>"
     )
     parts.append("<h2>Scores</h2>" + _table(readings(r), ("score", "value", "reading")))
     curve = loss_curve(r["model"].get("training_evals") or [])
