@@ -56,10 +56,11 @@ def lm_system(name, folder, data, args, extra_s: float = 0.0, sampling=None) -> 
     from tweettwin.ml.novelty import NoveltyIndex
     from tweettwin.ml.twin import Twin
 
-    model, tok = ev.load_folder(folder)
-    loss = ev.heldout_loss(model, tok, data.validation)
-    del model
     twin = Twin.load(folder)
+    model, tok = ev.load_folder(folder)
+    # as `tweettwin eval` scores it: a model trained with author tags sees them here too
+    loss = ev.heldout_loss(model, tok, data.validation, twin.author_tags)
+    del model
     if sampling is not None and not twin.training:
         twin.defaults = sampling
     if twin.novelty is None:  # the same guard tweettwin would build from these training posts

@@ -134,11 +134,13 @@ def test_report_is_self_contained(real_vs_real):
         "samples": 150,
         "validation_posts": 150,
         "seconds": 3.0,
+        "timing": {"fit_s": 1.2, "sampling_s": 1.4, "scoring_s": 0.4, "cpu": "x"},
         "embedding": "wordllama",
         "warnings": ["only 150 validation posts"],
         "model": {
             "path": "me/model",
             "training_evals": [{"step": 0, "val_loss": 4.0}, {"step": 10, "val_loss": 3.0}],
+            "training_precision": "bf16",
         },
         "examples": {"generated": ["<b>not bold</b>"], "real": ["a real one"]},
     }
@@ -147,3 +149,56 @@ def test_report_is_self_contained(real_vs_real):
     assert "&lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold" not in page
     assert "<script" not in page and not re.search(r"(src|href)=['\"]?(https?:)?//", page)
     assert "3.0× less surprising" in page and "only 150 validation posts" in page
+    # every section is read in plain words, and the tables sit at their own height
+    assert "Validation loss went from 4.00 at step 0 to 3.00 at step 10" in page
+    assert "rescores the saved model in fp32: 20.00 (training scored under bf16 autocast" in page
+    assert "Length in words: real posts have a median of" in page
+    assert "the classifier reaches" in page and "posts users get" in page
+    assert "3 s (held-out loss 1 s, sampling 1 s, scoring 0 s)." in page
+    assert "align-items:flex-start" in page and "Noto Color Emoji" in page
+
+
+def _rates(**pairs):
+    return {k: {"label": k, "real": r, "generated": g} for k, (r, g) in pairs.items()}
+
+
+def test_style_readings_name_the_biggest_gaps():
+    from tweettwin.evaluate.report import style_readings
+
+    st = {
+        "lengths": {
+            "words": {"real": {"median": 9, "p90": 15}, "generated": {"median": 8.0, "p90": 18}}
+        },
+        "rates": _rates(caps=(0.63, 0.39), lower=(0.13, 0.33), tag=(0.2, 0.21), q=(0.1, 0.0)),
+    }
+    lengths, habits = style_readings(st)
+    assert lengths == (
+        "Length in words: real posts have a median of 9 (nine in ten at most 15), generated "
+        "ones 8 (at most 18)."
+    )
+    assert habits.startswith("Biggest differences in habits: caps: 63% of real posts")
+    assert "lower" in habits and "q: 10%" in habits and "tag" not in habits
+    close = style_readings({"rates": _rates(tag=(0.2, 0.22))})
+    assert close == ["Every habit below is within 5 points of the real posts' rate."]
+
+
+def test_frechet_reading_says_when_it_is_below_the_noise_floor():
+    from tweettwin.evaluate.report import readings
+
+    def fd_text(fd, floor):
+        r = {
+            "classifier_auc": 0.8,
+            "distinct_2": 0.8,
+            "self_bleu": 0.3,
+            "copy_rate": 0.0,
+            "copy_rate_unguarded": 0.0,
+            "samples": 200,
+            "validation_posts": 117,
+            "embedding": "minilm",
+            "distribution": {"frechet_distance": fd, "frechet_distance_real_halves": floor},
+            "diversity": {"real": {"distinct_2": 0.9, "self_bleu": 0.2}},
+        }
+        return dict((k, v) for k, _, v in readings(r))["Fréchet distance"]
+
+    assert "(58 each)" in fd_text(0.69, 0.86) and "cannot tell the two apart" in fd_text(0.69, 0.86)
+    assert "2.0× that far" in fd_text(1.2, 0.6)

@@ -586,3 +586,22 @@ def test_a_huge_mastodon_post_is_refused_before_its_html_is_parsed(tmp_path):
     start = time.monotonic()
     assert_error(run("prepare", tmp_path / "outbox.json"), "orderedItems[3]", "characters")
     assert time.monotonic() - start < 10
+
+
+def test_safezip_split_keeps_its_names_and_imports_one_way():
+    """limits and json_stream stand alone; safezip still offers what the readers imported."""
+    import ast
+    from pathlib import Path
+
+    from tweettwin.ingest.sources import json_stream, limits, safezip
+
+    for module in (limits, json_stream):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "tweettwin.ingest.sources.safezip" not in imported
+    assert safezip.iter_json_array is json_stream.iter_json_array
+    assert (safezip.CHUNK, safezip.MAX_ELEMENT_CHARS) == (limits.CHUNK, limits.MAX_ELEMENT_CHARS)
+    assert list(safezip.iter_json_array(iter(['x = [1, {"a": 2}]']), "t", prefix_ok=bool)) == [
+        1,
+        {"a": 2},
+    ]

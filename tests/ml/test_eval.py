@@ -161,3 +161,17 @@ def test_guard_drops_copies_and_tops_up():
     kept, dropped = _apply_guard(Twin(), unguarded, 0, [None])
     assert dropped == 3
     assert kept == ["a new one", "another new one", "fresh post 0", "fresh post 1", "fresh post 2"]
+
+
+def test_heldout_loss_does_not_depend_on_the_batching(model_dir):
+    """eval batches held-out posts tighter than training (less padding): the same loss."""
+    from tweettwin.ml import evaluation as ev
+    from tweettwin.ml.data import read_dataset
+
+    validation = read_dataset(model_dir.parent / "data").validation
+    model, tokenizer = ev.load_folder(model_dir)
+    tight = ev.heldout_loss(model, tokenizer, validation)
+    with mock.patch.object(ev, "HELDOUT_BATCH_TOKENS", 4096):
+        assert ev.heldout_loss(model, tokenizer, validation) == pytest.approx(tight, abs=1e-5)
+    with mock.patch.object(ev, "HELDOUT_BATCH_TOKENS", 64):
+        assert ev.heldout_loss(model, tokenizer, validation) == pytest.approx(tight, abs=1e-5)

@@ -107,6 +107,7 @@ def _assemble(inputs, fit, scores, samples, seed, embedding, seconds, timing, ge
             "path": str(inputs.folder.path),
             "base_model": inputs.folder.training.base_model_id,
             "training_evals": inputs.folder.training.evals,
+            "training_precision": inputs.folder.training.precision,
         },
         "dataset": {"path": str(inputs.dataset_dir), "train_posts": len(inputs.train)},
         "timing": timing | {"cpu": cpu_name()},

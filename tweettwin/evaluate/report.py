@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 from collections.abc import Mapping, Sequence
 
 REAL, GENERATED = "#4c72b0", "#dd8452"
@@ -107,15 +108,7 @@ def readings(r: Mapping) -> list[tuple[str, str, str]]:
             f"{auc:.0%} of the time (50% = it cannot tell them apart)",
         )
     )
-    dist = r["distribution"]
-    out.append(
-        (
-            "Fréchet distance",
-            f"{dist['frechet_distance']:.4f}",
-            f"between real and generated post embeddings ({r['embedding']}); two halves of "
-            f"the real posts are {dist['frechet_distance_real_halves']:.4f} apart",
-        )
-    )
+    out.append(("Fréchet distance", f"{r['distribution']['frechet_distance']:.4f}", _frechet(r)))
     real = r["diversity"]["real"]
     out.append(
         (
@@ -146,12 +139,106 @@ def readings(r: Mapping) -> list[tuple[str, str, str]]:
     return out
 
 
-CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;
-color:#222}h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}
+def _frechet(r: Mapping) -> str:
+    dist = r["distribution"]
+    fd, floor = dist["frechet_distance"], dist["frechet_distance_real_halves"]
+    halves = r["validation_posts"] // 2
+    text = (
+        f"between real and generated post embeddings ({r['embedding']}), lower is closer; "
+        f"two random halves of the real posts ({halves} each) are {floor:.4f} apart"
+    )
+    if fd <= floor:
+        return text + (
+            ": at this sample size the distance cannot tell the two apart, read the "
+            "classifier instead"
+        )
+    return text + f", so the generated posts sit {fd / floor:.1f}× that far from the real ones"
+
+
+def style_readings(st: Mapping) -> list[str]:
+    """The style section in plain words: typical lengths, then the habits that differ most."""
+    out = []
+    lengths = st.get("lengths", {})
+    for key, unit in (("words", "words"), ("chars", "characters")):
+        if key in lengths:
+            real, gen = lengths[key]["real"], lengths[key]["generated"]
+            out.append(
+                f"Length in {unit}: real posts have a median of {_num(real['median'])} (nine in "
+                f"ten at most {_num(real['p90'])}), generated ones {_num(gen['median'])} (at "
+                f"most {_num(gen['p90'])})."
+            )
+    gaps = sorted(
+        st.get("rates", {}).values(), key=lambda v: abs(v["real"] - v["generated"]), reverse=True
+    )
+    far = [g for g in gaps if abs(g["real"] - g["generated"]) >= 0.05][:3]
+    if far:
+        out.append(
+            "Biggest differences in habits: "
+            + "; ".join(
+                f"{g['label']}: {g['real']:.0%} of real posts, {g['generated']:.0%} of generated"
+                for g in far
+            )
+            + "."
+        )
+    elif gaps:
+        out.append("Every habit below is within 5 points of the real posts' rate.")
+    return out
+
+
+def training_reading(r: Mapping) -> str | None:
+    """Where training's own validation scores went, next to this eval's rescoring."""
+    evals = [e for e in r["model"].get("training_evals") or [] if "val_loss" in e]
+    if not evals:
+        return None
+    first, best = evals[0], min(evals, key=lambda e: e["val_loss"])
+    text = (
+        f"Validation loss went from {first['val_loss']:.2f} at step {first['step']} to "
+        f"{best['val_loss']:.2f} at step {best['step']} (perplexity "
+        f"{math.exp(first['val_loss']):,.1f} → {math.exp(best['val_loss']):,.1f})"
+    )
+    ppl, precision = r.get("perplexity"), r["model"].get("training_precision")
+    if ppl is not None:
+        text += f". This eval rescores the saved model in fp32: {ppl:,.2f}"
+        if precision and precision != "fp32":
+            text += (
+                f" (training scored under {precision} autocast, which rounds more: the two "
+                "differ by a percent or so)"
+            )
+    return text + "."
+
+
+def _time_split(r: Mapping) -> str:
+    """Where the eval's time went: `` (held-out loss 9 s, sampling 11 s, scoring 4 s)``."""
+    timing = r.get("timing") or {}
+    parts = [
+        f"{label} {timing[key]:.0f} s"
+        for key, label in (
+            ("fit_s", "held-out loss"),
+            ("sampling_s", "sampling"),
+            ("scoring_s", "scoring"),
+        )
+        if isinstance(timing.get(key), (int, float))
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+# Emoji fonts are named after the text fonts: posts carry emoji, and a browser that only falls
+# back to its default font draws empty boxes for them.
+CSS = """body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","DejaVu Sans",
+sans-serif,"Apple Color Emoji","Segoe UI Emoji","Noto Color Emoji","Twemoji Mozilla";
+max-width:980px;margin:2em auto;padding:0 1em;color:#222}h1{font-size:1.6em}
+h1 small{display:block;font-size:.55em;font-weight:normal;color:#666;overflow-wrap:anywhere}
+h2{margin-top:1.8em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6em 0}td,th{padding:.3em .6em;border-bottom:1px solid #eee;
 text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.grid{display:flex;flex-wrap:wrap;gap:1em}.warn{background:#fff4e0;padding:.5em 1em}
-.posts td{width:50%;font-size:.93em}svg{max-width:100%;height:auto}"""
+.grid{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
+.warn{background:#fff4e0;padding:.5em 1em}.reading{color:#444;max-width:48em}
+.posts{table-layout:fixed;width:100%}.posts td{font-size:.93em;overflow-wrap:anywhere}
+svg{max-width:100%;height:auto}"""
 
 
 def _table(rows: Sequence[Sequence], head: Sequence[str] | None = None, cls: str = "") -> str:
@@ -178,18 +265,23 @@ def render_report(r: Mapping) -> str:
     parts += [f"<p class=warn>⚠ {e(w)}</p>" for w in r.get("warnings", [])]
     parts.append(
         f"<p>{r['samples']} generated posts (unprompted, copy guard on) against "
-        f"{r['validation_posts']} held-out real posts; {r['seconds']:.0f} s.</p>"
+        f"{r['validation_posts']} held-out real posts; {r['seconds']:.0f} s{_time_split(r)}.</p>"
     )
     parts.append("<h2>Scores</h2>" + _table(readings(r), ("score", "value", "reading")))
     curve = loss_curve(r["model"].get("training_evals") or [])
     if curve:
-        parts.append("<h2>Training</h2>" + curve)
+        said = training_reading(r)
+        parts.append(
+            "<h2>Training</h2>" + (f"<p class=reading>{e(said)}</p>" if said else "") + curve
+        )
     parts += _style_sections(r["style"])
     parts.append(_distribution_section(r))
     parts.append("<h2>Memorization</h2>" + _memo_table(r["memorization"]))
     ex = r["examples"]
     parts.append(
         "<h2>Posts</h2>"
+        + f"<p class=reading>The first {len(ex['generated'])} generated posts next to the first "
+        f"{len(ex['real'])} held-out ones; eval.json has the numbers behind every section.</p>"
         + _table(
             list(_zip_long(ex["generated"], ex["real"], fill="")),
             ("generated", "real (held out)"),
@@ -211,8 +303,14 @@ def _style_sections(st: Mapping) -> list[str]:
         if k in values
     ]
     words, tags = st["top_words"], st["top_hashtags"]
+    said = "".join(f"<p class=reading>{html.escape(t)}</p>" for t in style_readings(st))
     return [
-        "<h2>Style</h2><div class=grid>" + "".join(hists) + rate_bars(st["rates"]) + "</div>",
+        "<h2>Style</h2>"
+        + said
+        + "<div class=grid>"
+        + "".join(hists)
+        + rate_bars(st["rates"])
+        + "</div>",
         "<div class=grid>"
         + _table(_counted_pairs(words), ("top words, real", "generated"))
         + _table(_counted_pairs(tags) or [("none", "none")], ("top hashtags, real", "generated"))
@@ -228,15 +326,34 @@ def _counted_pairs(top: Mapping) -> list[tuple[str, str]]:
     ]
 
 
+def distribution_reading(r: Mapping) -> str:
+    """Which of the classifier's inputs gives the generated posts away."""
+    dist = r["distribution"]
+    emb, sty = dist["auc_embedding_only"], dist["auc_style_only"]
+    text = (
+        f"On what the posts say ({r['embedding']} embedding) the classifier reaches {emb:.2f}; "
+        f"on their surface habits alone (lengths, hashtags, emoji, capitals) {sty:.2f}. "
+    )
+    if abs(emb - sty) < 0.05:
+        return text + "Both give the generated posts away about equally."
+    which = "what they say" if emb > sty else "how they look"
+    return text + f"The generated posts are told apart mostly by {which}."
+
+
 def _distribution_section(r: Mapping) -> str:
     dist = r["distribution"]
-    return "<h2>Real or generated?</h2>" + _table(
-        [
-            ("embedding + style features (headline)", dist["classifier_auc"]),
-            (f"embedding only ({r['embedding']})", dist["auc_embedding_only"]),
-            ("style features only", dist["auc_style_only"]),
-        ],
-        ("classifier input", "cross-validated ROC AUC"),
+    said = f"<p class=reading>{html.escape(distribution_reading(r))}</p>"
+    return (
+        "<h2>Real or generated?</h2>"
+        + said
+        + _table(
+            [
+                ("embedding + style features (headline)", dist["classifier_auc"]),
+                (f"embedding only ({r['embedding']})", dist["auc_embedding_only"]),
+                ("style features only", dist["auc_style_only"]),
+            ],
+            ("classifier input", "cross-validated ROC AUC"),
+        )
     )
 
 
@@ -247,10 +364,28 @@ def _memo_table(memo: Mapping) -> str:
         if m:
             rows.append((label, f"{m['rate']:.1%}", m["verbatim"], m["runs"], m["of"]))
     table = _table(rows, ("samples", "copy rate", "verbatim", "8-word runs", "of"))
+    table = f"<p class=reading>{html.escape(memo_reading(memo))}</p>" + table
     examples = memo.get("unguarded", memo["guarded"]).get("examples") or []
     if examples:
         table += "<p>Copies found with the guard off:</p>" + _table([(x,) for x in examples])
     return table
+
+
+def memo_reading(memo: Mapping) -> str:
+    """How often the posts users get repeat the training posts, and what the guard did."""
+    on, off = memo["guarded"], memo.get("unguarded")
+    copies = on["verbatim"] + on["runs"]
+    text = (
+        f"{copies or 'None'} of the {on['of']} posts users get "
+        + ("repeat" if copies != 1 else "repeats")
+        + " a training post word for word or share an 8-word run with one"
+    )
+    if off is not None:
+        text += f"; without the copy guard {off['verbatim'] + off['runs']} of {off['of']} would"
+    dropped = memo.get("guard_dropped")
+    if dropped:
+        text += f" (the guard dropped {dropped} and drew replacements)"
+    return text + "."
 
 
 def _zip_long(a: Sequence, b: Sequence, fill=None):

@@ -14,15 +14,9 @@ from pathlib import Path
 from tweettwin.errors import InputError
 from tweettwin.ingest.posts import Post
 from tweettwin.ingest.sources.columns import Columns, Rows
-from tweettwin.ingest.sources.safezip import (
-    CHUNK,
-    MAX_ELEMENT_CHARS,
-    bad_utf8,
-    decode_chunks,
-    iter_json_array,
-    loads,
-    read_whole,
-)
+from tweettwin.ingest.sources.json_stream import iter_json_array
+from tweettwin.ingest.sources.limits import CHUNK, MAX_ELEMENT_CHARS
+from tweettwin.ingest.sources.safezip import bad_utf8, decode_chunks, loads, read_whole
 
 JSON_WRAPPERS = ("tweets", "posts", "data", "items", "statuses", "records", "results")
 MAX_LINE_BYTES = 4 * MAX_ELEMENT_CHARS  # one line of JSONL/CSV/text: far above any real post

@@ -37,7 +37,8 @@ from tweettwin.ingest.sources.file_readers import (  # noqa: F401
     MAX_LINE_BYTES,
     READERS,
 )
-from tweettwin.ingest.sources.safezip import CHUNK, folder_files
+from tweettwin.ingest.sources.limits import CHUNK
+from tweettwin.ingest.sources.safezip import folder_files
 
 KINDS = {
     ".csv": "csv",

@@ -22,8 +22,8 @@ from tweettwin.errors import InputError
 from tweettwin.ingest.posts import Author, Post
 from tweettwin.ingest.sources import SourceData, clean_handle
 from tweettwin.ingest.sources.dates import parse_date
+from tweettwin.ingest.sources.limits import DEFAULT_MAX_MEMBER_BYTES
 from tweettwin.ingest.sources.safezip import (
-    DEFAULT_MAX_MEMBER_BYTES,
     FolderTree,
     Tree,
     decode_chunks,

@@ -30,13 +30,8 @@ from pathlib import Path, PurePosixPath
 from tweettwin.errors import InputError
 from tweettwin.ingest.posts import Author, Post
 from tweettwin.ingest.sources import SourceData, clean_handle
-from tweettwin.ingest.sources.safezip import (
-    DEFAULT_MAX_MEMBER_BYTES,
-    FolderTree,
-    Tree,
-    open_tree,
-    safe_sibling,
-)
+from tweettwin.ingest.sources.limits import DEFAULT_MAX_MEMBER_BYTES
+from tweettwin.ingest.sources.safezip import FolderTree, Tree, open_tree, safe_sibling
 from tweettwin.ingest.sources.x_archive_fast import (
     _Entry,
     _fast_post,

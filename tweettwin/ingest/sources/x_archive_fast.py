@@ -17,7 +17,8 @@ import msgspec
 from tweettwin.errors import InputError
 from tweettwin.ingest.posts import Post
 from tweettwin.ingest.sources.dates import twitter_date_iso
-from tweettwin.ingest.sources.safezip import CHUNK, Tree
+from tweettwin.ingest.sources.limits import CHUNK
+from tweettwin.ingest.sources.safezip import Tree
 from tweettwin.ingest.sources.x_archive_meta import (
     _TODO,
     KIND,

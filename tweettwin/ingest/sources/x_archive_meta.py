@@ -10,14 +10,9 @@ from pathlib import Path, PurePosixPath
 
 from tweettwin.errors import InputError
 from tweettwin.ingest.sources import clean_handle
-from tweettwin.ingest.sources.safezip import (
-    CHUNK,
-    Tree,
-    decode_chunks,
-    iter_json_array,
-    loads,
-    read_whole,
-)
+from tweettwin.ingest.sources.json_stream import iter_json_array
+from tweettwin.ingest.sources.limits import CHUNK
+from tweettwin.ingest.sources.safezip import Tree, decode_chunks, loads, read_whole
 
 KIND = "x-archive"
 TWEET_FILE = re.compile(r"^(tweets?)(?:-part(\d+))?\.js$")
