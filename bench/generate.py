@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from tweettwin.generate_options import SAMPLING_DEFAULTS
 from tweettwin.ml.base_model import resolve_base
 from tweettwin.ml.env import cpu_model
 from tweettwin.ml.precision import measure
@@ -100,7 +101,9 @@ def timed(jobs: dict, reps: int) -> dict[str, list[float]]:
 
 
 def speed(model, prompt, dtype, args) -> None:
-    opts = SamplingOptions(temperature=1.0, top_k=50, top_p=0.95, max_new_tokens=args.tokens)
+    # tweettwin's own sampling defaults, so the bench times what `generate` runs
+    d = {k: SAMPLING_DEFAULTS[k] for k in ("temperature", "top_k", "top_p")}
+    opts = SamplingOptions(**d, max_new_tokens=args.tokens)
     started = time.perf_counter()
     exact = Sampler(model, dtype=dtype, quantize=False)
     mid = time.perf_counter()
@@ -114,7 +117,7 @@ def speed(model, prompt, dtype, args) -> None:
         def hf():
             with torch.inference_mode():
                 model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True,
-                               top_k=50, top_p=0.95, max_new_tokens=args.tokens,
+                               **d, max_new_tokens=args.tokens,
                                min_new_tokens=args.tokens, pad_token_id=0)  # fmt: skip
 
         jobs[f"hf-generate/{str(dtype)[6:]}"] = hf
@@ -123,7 +126,7 @@ def speed(model, prompt, dtype, args) -> None:
     runs = timed(jobs, args.reps)
     best = {name: min(r) for name, r in runs.items()}
     base = next(iter(best.values()))
-    print(f"\nsampling {args.n} x {args.tokens} tokens (top_k 50 + top_p 0.95), fastest of "
+    print(f"\nsampling {args.n} x {args.tokens} tokens ({d}), fastest of "
           f"{args.reps} [median]:")  # fmt: skip
     for name, sec in best.items():
         print(f"  {name:28s} {sec:6.2f} s [{statistics.median(runs[name]):6.2f}]  "
