@@ -365,3 +365,37 @@ def test_make_ctrl_c_during_training_says_how_to_resume(tiny_model_dir, tmp_path
     assert res.exit_code == 130
     assert "Interrupted." not in res.stderr
     assert f"-o {out} --resume" in res.stderr and "checkpoint saved" in res.stderr
+
+
+def test_every_block_starts_where_sampling_starts():
+    """Each packed block opens with the separator and a post's first token (the context a model
+    samples from), epochs keep one shape, and a post cut at a block's end is a prefix of it."""
+    import torch
+
+    from tweettwin.ml.data import PackedBlocks
+
+    sep = 0
+    posts = [[100 + i] + [1000 + i * 10 + k for k in range(i % 7)] for i in range(60)]
+    starts = {p[0] for p in posts}
+    packed = PackedBlocks(posts, sep, block_size=16, seed=3)
+    shapes = set()
+    for epoch in range(3):
+        blocks = packed.epoch(epoch)
+        shapes.add(tuple(blocks.shape))
+        assert blocks[:, 0].eq(sep).all()
+        assert {int(t) for t in blocks[:, 1]} <= starts
+        for row in blocks.tolist():  # every run between separators is a post or a post's head
+            runs, cur = [], []
+            for t in row[1:]:
+                if t == sep:
+                    runs.append(cur)
+                    cur = []
+                else:
+                    cur.append(t)
+            runs.append(cur)
+            for run in filter(None, runs):
+                post = posts[run[0] - 100]
+                assert run == post[: len(run)]
+    assert shapes == {(packed.num_blocks, 16)}
+    assert torch.equal(packed.epoch(1), PackedBlocks(posts, sep, 16, 3).epoch(1))
+    assert not torch.equal(packed.epoch(0), packed.epoch(1))
