@@ -202,3 +202,14 @@ def test_frechet_reading_says_when_it_is_below_the_noise_floor():
 
     assert "(58 each)" in fd_text(0.69, 0.86) and "cannot tell the two apart" in fd_text(0.69, 0.86)
     assert "2.0× that far" in fd_text(1.2, 0.6)
+
+
+def test_report_examples_are_a_seeded_spread_not_the_first_finishers():
+    from tweettwin.evaluate.model import _pick
+
+    texts = ["x" * n for n in range(1, 51)]  # a batch hands back its shortest samples first
+    picked = _pick(texts, seed=0)
+    assert len(picked) == 20 and picked == sorted(picked, key=len)
+    assert picked != texts[:20] and max(map(len, picked)) > 30
+    assert picked == _pick(texts, seed=0) and picked != _pick(texts, seed=1)
+    assert _pick(texts[:5], seed=0) == texts[:5]

@@ -73,6 +73,15 @@ def _apply_guard(twin, unguarded: list[str], seed: int, authors) -> tuple[list[s
     return kept + ev.top_up_guarded(twin, dropped, seed + 1_000_003, authors[0]), dropped
 
 
+def _pick(texts: list[str], seed: int, k: int = 20) -> list[str]:
+    """A seeded random ``k`` of ``texts``, in their order: a batch returns its short samples first
+    (they finish first), so the first ``k`` would show the report only the shortest posts."""
+    import random
+
+    keep = sorted(random.Random(seed).sample(range(len(texts)), min(k, len(texts))))
+    return [texts[i] for i in keep]
+
+
 def cpu_name() -> str:
     try:
         for line in open("/proc/cpuinfo", encoding="utf-8"):
@@ -102,7 +111,7 @@ def _assemble(inputs, fit, scores, samples, seed, embedding, seconds, timing, ge
         "samples_requested": samples,
         "fit": fit,
         **scores,
-        "examples": {"generated": generated[:20], "real": real[:20]},
+        "examples": {"generated": _pick(generated, seed), "real": _pick(real, seed)},
         "model": {
             "path": str(inputs.folder.path),
             "base_model": inputs.folder.training.base_model_id,
