@@ -3,6 +3,7 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
 
     .venv/bin/python bench/quality.py [--archive andreruffert --archive alrocar] [--samples 200]
                                       [--minutes 4] [--ht-epochs 1] [--variant KEY=VALUE,...]
+                                      [--skip-recipe] [--keep DIR]
 
 (a) base: the embedded SmolLM2-135M, untuned, with the post separator set up as in training;
 (b) markovify: ``markovify.NewlineText`` (state size 2) on the training posts, sampled with its
@@ -126,15 +127,12 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
             "sample_s": time.perf_counter() - t,
         }
     )
-    print("training the huggingtweets recipe...", flush=True)
-    ht = huggingtweets(data, out, args.ht_epochs, {})
-    rows.append(
-        lm_system(f"huggingtweets ({args.ht_epochs} ep)", ht["model_dir"], data, args, ht["wall_s"])
-    )
-    for label, overrides in [("default", {})] + [(v, parse_variant(v)) for v in args.variant]:
-        print(f"training tweettwin {label}...", flush=True)
-        folder, secs = train_tweettwin(data_dir, out, f"tt-{len(rows)}", args.minutes, overrides)
-        rows.append(lm_system(f"tweettwin {label}", folder, data, args, secs))
+    if not args.skip_recipe:
+        print("training the huggingtweets recipe...", flush=True)
+        ht = huggingtweets(data, out, args.ht_epochs, {})
+        name = f"huggingtweets ({args.ht_epochs} ep)"
+        rows.append(lm_system(name, ht["model_dir"], data, args, ht["wall_s"]))
+    rows.extend(tweettwin)
     return rows, data
 
 
@@ -226,6 +224,7 @@ def main() -> None:
     ap.add_argument("--ht-epochs", type=int, default=1, help="huggingtweets epochs (it used 4)")
     ap.add_argument("--embedding", default="minilm")
     ap.add_argument("--variant", action="append", default=[], help="tweettwin KEY=VALUE,...")
+    ap.add_argument("--skip-recipe", action="store_true", help="leave out (c) huggingtweets")
     ap.add_argument("--keep", type=Path, help="copy each dataset and tweettwin default model here")
     args = ap.parse_args()
     for archive in args.archive or ["andreruffert", "alrocar"]:
