@@ -35,7 +35,9 @@ def parse_setting(text: str) -> dict:
     out = {}
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
-        out[key.strip()] = int(value) if key.strip() in ("top_k", "max_new_tokens") else float(value)
+        out[key.strip()] = (
+            int(value) if key.strip() in ("top_k", "max_new_tokens") else float(value)
+        )
     return out
 
 
@@ -51,7 +53,9 @@ def score_setting(twin, inputs, embed, setting: dict, samples: int, seeds: int) 
         posts: list[str] = []
         for start in range(0, samples, CHUNK):
             k = min(CHUNK, samples - start)
-            posts += twin.generate(None, k, seed=seed * 100_003 + start, novelty=False, **setting).posts
+            posts += twin.generate(
+                None, k, seed=seed * 100_003 + start, novelty=False, **setting
+            ).posts
         seconds += time.perf_counter() - tick
         s = score_posts(real, posts, train, embed, seed=seed)
         rows.append(
@@ -88,15 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     inputs = check_inputs(args.model_dir, args.dataset)
     twin = Twin.load(inputs.folder.path)
     embed = embedder(args.embedding)
-    print(f"# {inputs.folder.path} on {cpu_name()}; {len(inputs.validation)} held-out posts, "
-          f"{args.samples} samples x {args.seeds} seeds, guard off, {args.embedding}")
-    print(f"{'setting':32} {'AUC':>6} {'±sd':>5} {'emb':>6} {'style':>6} {'FD':>6} "
-          f"{'dist-2':>6} {'copy':>5} {'s':>5}")
+    print(
+        f"# {inputs.folder.path} on {cpu_name()}; {len(inputs.validation)} held-out posts, "
+        f"{args.samples} samples x {args.seeds} seeds, guard off, {args.embedding}"
+    )
+    print(
+        f"{'setting':32} {'AUC':>6} {'±sd':>5} {'emb':>6} {'style':>6} {'FD':>6} "
+        f"{'dist-2':>6} {'copy':>5} {'s':>5}"
+    )
     for text in args.setting or NEIGHBOURS:
         r = score_setting(twin, inputs, embed, parse_setting(text), args.samples, args.seeds)
-        print(f"{text:32} {r['auc']:6.3f} {r['auc_sd']:5.3f} {r['auc_emb']:6.3f} "
-              f"{r['auc_style']:6.3f} {r['fd']:6.3f} {r['distinct_2']:6.3f} {r['copy']:5.3f} "
-              f"{r['seconds']:5.1f}", flush=True)
+        print(
+            f"{text:32} {r['auc']:6.3f} {r['auc_sd']:5.3f} {r['auc_emb']:6.3f} "
+            f"{r['auc_style']:6.3f} {r['fd']:6.3f} {r['distinct_2']:6.3f} {r['copy']:5.3f} "
+            f"{r['seconds']:5.1f}",
+            flush=True,
+        )
     return 0
 
 
