@@ -3,7 +3,7 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
 
     .venv/bin/python bench/quality.py [--archive andreruffert --archive alrocar] [--samples 200]
                                       [--minutes 4] [--ht-epochs 1] [--variant KEY=VALUE,...]
-                                      [--skip-recipe] [--keep DIR]
+                                      [--skip-recipe] [--keep DIR] [--kept DIR]
 
 (a) base: the embedded SmolLM2-135M, untuned, with the post separator set up as in training;
 (b) markovify: ``markovify.NewlineText`` (state size 2) on the training posts, sampled with its
@@ -12,9 +12,10 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
 (c) huggingtweets: ``bench/train.py``'s recipe (HF Trainer, 1024-token blocks, batch 1, lr
     1.372e-4), ``--ht-epochs`` epochs (it used 4);
 (d) tweettwin default ``TrainConfig()``, capped at ``--minutes`` of training; (e) ``--variant``s.
-Language models get the novelty guard built from the training posts (tweettwin's own index for
-tweettwin models). A second table compares the embeddings on how well they separate each
-system's posts from the real ones (cross-validated AUC on the embedding alone).
+``--kept DIR`` scores the models a ``bench/train.py --keep DIR`` run trained (same split) instead
+of training (c)-(e) here. Language models get the novelty guard built from the training posts
+(tweettwin's own index for tweettwin models). A second table compares the embeddings on how well
+they separate each system's posts from the real ones (cross-validated AUC on the embedding alone).
 """
 
 from __future__ import annotations
@@ -91,6 +92,43 @@ def train_tweettwin(data_dir, out: Path, name: str, minutes: float, overrides: d
     return out / name, time.perf_counter() - t
 
 
+def kept_systems(archive: str, out: Path, args) -> tuple[list[dict], object]:
+    """The base model, markovify and every model a ``bench/train.py --keep`` run left in
+    ``KEPT/<archive>/`` (same data and split), scored without training anything again."""
+    from tweettwin.ml.base_model import load_base
+    from tweettwin.ml.data import read_dataset
+
+    data = read_dataset(args.kept / archive / "data")
+    print(f"{archive}: {len(data.train)} train / {len(data.validation)} validation posts (kept)")
+    model, tok, _ = load_base("embedded")
+    model.save_pretrained(out / "base")
+    tok.save_pretrained(out / "base")
+    folders = sorted(p for p in (args.kept / archive).iterdir() if p.name != "data" and p.is_dir())
+    trained, sampling = [], None  # the recipe's folder has no sampling settings: last, as ours
+    for folder in sorted(folders, key=lambda p: p.name == "ht-model"):
+        name = "huggingtweets (4 ep)" if folder.name == "ht-model" else folder.name
+        trained.append(lm_system(name, folder, data, args, sampling=sampling))
+        sampling = sampling or trained[-1]["sampling"]
+    rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
+    rows.append(markov_row([r["text"] for r in data.train], args))
+    return rows + trained, data
+
+
+def markov_row(train: list[str], args) -> dict:
+    t = time.perf_counter()
+    guarded = markov_posts(train, args.samples, args.seed, guard=True)
+    unguarded = markov_posts(train, args.samples, args.seed, guard=False)
+    return {
+        "name": "markovify (own overlap guard)",
+        "ppl": None,
+        "guarded": guarded,
+        "unguarded": unguarded,
+        "dropped": None,
+        "train_s": 0.0,
+        "sample_s": time.perf_counter() - t,
+    }
+
+
 def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
     from tweettwin.ml.base_model import load_base
     from tweettwin.ml.data import read_dataset
@@ -113,20 +151,7 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
         tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs))
     sampling = tweettwin[0]["sampling"]  # the others sample as tweettwin's default does
     rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
-    t = time.perf_counter()
-    guarded = markov_posts(train, args.samples, args.seed, guard=True)
-    unguarded = markov_posts(train, args.samples, args.seed, guard=False)
-    rows.append(
-        {
-            "name": "markovify (own overlap guard)",
-            "ppl": None,
-            "guarded": guarded,
-            "unguarded": unguarded,
-            "dropped": None,
-            "train_s": 0.0,
-            "sample_s": time.perf_counter() - t,
-        }
-    )
+    rows.append(markov_row(train, args))
     if not args.skip_recipe:
         print("training the huggingtweets recipe...", flush=True)
         ht = huggingtweets(data, out, args.ht_epochs, {})
@@ -224,13 +249,15 @@ def main() -> None:
     ap.add_argument("--ht-epochs", type=int, default=1, help="huggingtweets epochs (it used 4)")
     ap.add_argument("--embedding", default="minilm")
     ap.add_argument("--variant", action="append", default=[], help="tweettwin KEY=VALUE,...")
+    ap.add_argument("--kept", type=Path, help="score the models a bench/train.py --keep run left")
     ap.add_argument("--skip-recipe", action="store_true", help="leave out (c) huggingtweets")
     ap.add_argument("--keep", type=Path, help="copy each dataset and tweettwin default model here")
     args = ap.parse_args()
     for archive in args.archive or ["andreruffert", "alrocar"]:
         with tempfile.TemporaryDirectory(prefix="tweettwin-quality-") as tmp:
             started = time.perf_counter()
-            rows, data = systems_for(archive, Path(tmp), args)
+            pick = kept_systems if args.kept else systems_for
+            rows, data = pick(archive, Path(tmp), args)
             score(rows, data, args)
             emb = compare_embeddings(rows, data, args)
             print_tables(archive, rows, emb, args)
