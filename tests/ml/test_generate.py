@@ -278,3 +278,50 @@ def test_cli_generate_bad_folder_is_one_line(tmp_path):
     res = CliRunner().invoke(cli, ["generate", str(tmp_path / "missing")])
     assert res.exit_code == 2
     assert res.stderr.startswith("Error:") and "Traceback" not in res.output
+
+
+def test_whitespace_led_tokens_are_found_on_either_tokenizer_path(twin, monkeypatch):
+    from tweettwin.ml import post_start
+
+    fast = post_start.whitespace_led_ids(twin.tokenizer)  # byte-level: read from the strings
+    texts = twin.tokenizer.batch_decode([[i] for i in range(len(twin.tokenizer))])
+    assert fast and all(texts[i][:1].isspace() for i in fast)
+    assert twin.sep_id not in fast
+    monkeypatch.setattr(type(twin.tokenizer), "backend_tokenizer", property(lambda self: None))
+    assert set(post_start.whitespace_led_ids(twin.tokenizer)) >= set(fast)  # the decoding path
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_first_ban_keeps_a_sample_from_starting_with_a_banned_token(twin_dir, lean):
+    twin = Twin.load(twin_dir, lean=lean)
+    greedy = SamplingOptions(temperature=0.0, max_new_tokens=3)
+    free = twin.sampler.sample([twin.sep_id], 2, greedy, twin.stop_ids)
+    banned = [free[0][0]] if free[0] else [next(iter(twin.stop_ids))]
+    steps = twin.sampler.stream([twin.sep_id], 2, greedy, twin.stop_ids, first_ban=banned)
+    first = next(iter(steps))
+    assert all(tok not in banned for _, tok, _ in first)
+
+
+def test_unprompted_posts_never_start_mid_sentence(twin_dir, monkeypatch):
+    """Unprompted, the first token is never whitespace-led (a fragment start); after a prompt
+    the ban is off, since the next word follows a space there."""
+    from tweettwin.ml.post_start import whitespace_led_ids
+
+    twin = Twin.load(twin_dir)
+    ban = set(whitespace_led_ids(twin.tokenizer))
+    firsts, bans, stream = [], [], twin.sampler.stream
+
+    def recording(*args, **kwargs):
+        bans.append(kwargs.get("first_ban"))
+        steps = stream(*args, **kwargs)
+        step = next(steps)
+        firsts.extend(tok for _, tok, _ in step if tok is not None)
+        yield step
+        yield from steps
+
+    monkeypatch.setattr(twin.sampler, "stream", recording)
+    twin.generate(None, n=40, seed=3, temperature=2.0, novelty=False)
+    assert firsts and not ban & set(firsts)
+    assert set(bans[0]) == ban
+    twin.generate("Today", n=4, seed=3, novelty=False)
+    assert bans[-1] is None

@@ -253,9 +253,14 @@ class LeanLlama:
 # ----------------------------------------------------------------------------------------- driver
 
 
-def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator) -> Iterator[Step]:
+def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
+    return logits if ban is None else logits.index_fill(-1, ban, float("-inf"))
+
+
+def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
     first, state = lean.prefill(prompt_ids, n, capacity)
+    first = _ban(first, ban)
     last = first.expand(n, -1)
     rows = list(range(n))  # sample index of each live row
     for step in range(opts.max_new_tokens):
@@ -277,7 +282,7 @@ def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator) -> Iterat
             last = lean.step(state, tokens)
 
 
-def _hf_batch(model, prompt_ids, n, opts, stop, generator) -> Iterator[Step]:
+def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban) -> Iterator[Step]:
     """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state)."""
     ids = torch.tensor([list(prompt_ids)] * n)
     done = torch.zeros(n, dtype=torch.bool)
@@ -286,7 +291,8 @@ def _hf_batch(model, prompt_ids, n, opts, stop, generator) -> Iterator[Step]:
     with torch.inference_mode():
         out = model(input_ids=ids, use_cache=True)
         for step in range(opts.max_new_tokens):
-            tokens = pick_tokens(out.logits[:, -1].float(), opts, generator)
+            logits = out.logits[:, -1].float()
+            tokens = pick_tokens(_ban(logits, ban) if step == 0 else logits, opts, generator)
             ended = torch.isin(tokens, stop)
             live = (~done).nonzero().squeeze(-1).tolist()
             full = step + 1 == opts.max_new_tokens
@@ -334,18 +340,21 @@ class Sampler:
         *,
         generator: torch.Generator | None = None,
         batch: int | None = None,
+        first_ban: Sequence[int] | None = None,
     ) -> Iterator[Step]:
         """Decode steps of ``n`` samples, drawn ``batch`` rows at a time; sample indices count
-        from 0 across batches. The caller checks that the prompt leaves room (see ``room``)."""
+        from 0 across batches; no sample starts with a token in ``first_ban``. The caller checks
+        that the prompt leaves room (see ``room``)."""
         if not prompt_ids:
             raise ValueError("prompt_ids must hold at least one token (start with the separator)")
         stop = torch.tensor(sorted(set(stop_ids)))
+        ban = torch.tensor(sorted(set(first_ban)), dtype=torch.long) if first_ban else None
         batch = batch or MAX_BATCH
         run = _hf_batch if self.lean is None else _lean_batch
         target = self.model if self.lean is None else self.lean
         for start in range(0, n, batch):
             rows = min(batch, n - start)
-            for step in run(target, prompt_ids, rows, opts, stop, generator):
+            for step in run(target, prompt_ids, rows, opts, stop, generator, ban):
                 yield [(start + r, tok, end) for r, tok, end in step]
 
     def sample(

@@ -38,6 +38,7 @@ from tweettwin.generate_options import (
 )
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
+from tweettwin.ml.post_start import whitespace_led_ids
 from tweettwin.ml.sampler import Sampler, SamplingOptions
 from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
 
@@ -96,6 +97,7 @@ class Twin:
         self.sep_id = self._separator_id()
         self.stop_ids = self._stop_ids()
         self.defaults = self._defaults()
+        self._start_ban: list[int] | None = None  # ml/post_start.py, on the first unprompted call
 
     # ------------------------------------------------------------------------------- loading
 
@@ -167,6 +169,15 @@ class Twin:
         raise ModelError(
             f"{self.path}: the tokenizer has no separator (bos/eos) token to start a post with"
         )
+
+    def _first_ban(self, head_ids: list[int]) -> list[int] | None:
+        """Tokens an unprompted post may not start with (whitespace-led: ml/post_start.py)."""
+        if head_ids:
+            return None
+        with self._tokenizer_lock:
+            if self._start_ban is None:
+                self._start_ban = whitespace_led_ids(self.tokenizer)
+        return self._start_ban
 
     def _stop_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
@@ -328,8 +339,9 @@ class Twin:
             ids: dict[int, list[int]] = {}
             shown: dict[int, str] = {}
             steps = self.sampler.stream(
-                prompt_ids, batch, req.sampling, self.stop_ids, generator=generator
-            )
+                prompt_ids, batch, req.sampling, self.stop_ids, generator=generator,
+                first_ban=self._first_ban(req.head_ids),
+            )  # fmt: skip
             for step in steps:
                 for row, tok, done in step:
                     sample = ids.setdefault(base + row, [])
