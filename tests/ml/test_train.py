@@ -399,3 +399,13 @@ def test_every_block_starts_where_sampling_starts():
     assert shapes == {(packed.num_blocks, 16)}
     assert torch.equal(packed.epoch(1), PackedBlocks(posts, sep, 16, 3).epoch(1))
     assert not torch.equal(packed.epoch(0), packed.epoch(1))
+
+
+def test_no_resumable_checkpoint_after_the_last_step(tiny_model_dir, tiny_dataset_dir, tmp_path):
+    """A checkpoint falls due every step here; after the last one the model itself is saved, so
+    writing weights and optimizer state there too would only cost time."""
+    events = []
+    cfg = config(tiny_model_dir, max_steps=3, checkpoint_minutes=1e-9)
+    train(tiny_dataset_dir, tmp_path / "m", cfg, on_event=events.append)
+    saved = [e.step for e in events if e.kind == "checkpoint"]
+    assert saved == [1, 2]

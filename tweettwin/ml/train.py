@@ -250,7 +250,8 @@ def _loop(run: _Run, state: RunState) -> None:
         if config.max_minutes and _agree(run.accelerator, over_time):
             state.stop_reason = "max_minutes"
             return
-        if time.perf_counter() - last_checkpoint > config.checkpoint_minutes * 60:
+        due = time.perf_counter() - last_checkpoint > config.checkpoint_minutes * 60
+        if due and state.step < state.total_steps:  # after the last step the model is saved
             _save_checkpoint(run, state)
             last_checkpoint = time.perf_counter()
 
