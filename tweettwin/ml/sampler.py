@@ -257,7 +257,7 @@ def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
     return logits if ban is None else logits.index_fill(-1, ban, float("-inf"))
 
 
-def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban) -> Iterator[Step]:
+def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
     first, state = lean.prefill(prompt_ids, n, capacity)
     first = _ban(first, ban)
@@ -282,7 +282,7 @@ def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban) -> I
             last = lean.step(state, tokens)
 
 
-def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban) -> Iterator[Step]:
+def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None) -> Iterator[Step]:
     """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state)."""
     ids = torch.tensor([list(prompt_ids)] * n)
     done = torch.zeros(n, dtype=torch.bool)
