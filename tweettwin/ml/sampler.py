@@ -60,7 +60,8 @@ def pick_tokens(
     if k:
         vals, idx = logits.topk(k, dim=-1)  # sorted, descending
     else:
-        vals, idx = logits.sort(dim=-1, descending=True)
+        # stable: among tied logits (common in bf16) the lowest id first, as argmax picks
+        vals, idx = logits.sort(dim=-1, descending=True, stable=True)
     probs = vals.softmax(-1)
     if opts.top_p < 1.0:
         # drop a token when the tokens before it already cover top_p (the first one always stays)
