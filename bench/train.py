@@ -231,9 +231,17 @@ def tweettwin_run(data_dir, out: Path, name: str, path: str, overrides: dict, s:
 
 
 def parse_variant(text: str) -> dict:
+    """``KEY=VALUE,...`` as TrainConfig overrides; an unknown key stops the run before any work."""
+    from dataclasses import fields
+
+    from tweettwin.train_config import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)}
     out = {}
     for item in filter(None, text.split(",")):
         key, value = item.split("=", 1)
+        if key not in known:
+            raise SystemExit(f"--variant {text!r}: {key!r} is not a TrainConfig field")
         for cast in (int, float):
             try:
                 value = cast(value)
@@ -320,6 +328,8 @@ def main() -> None:
     ap.add_argument("--emulate-avx2", action="store_true", help="run as an AVX2-only CPU would")
     args = ap.parse_args()
     args.paths = ["fp32"] if args.fp32 else args.paths.split(",")
+    for v in args.variant:
+        parse_variant(v)  # a typo fails now, not after the first archive's runs
     torch.manual_seed(0)
     from tweettwin.ml.env import cpu_model
     from tweettwin.ml.precision import choose
