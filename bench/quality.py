@@ -4,6 +4,7 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
     .venv/bin/python bench/quality.py [--archive andreruffert --archive alrocar] [--samples 200]
                                       [--minutes 4] [--ht-epochs 1] [--variant KEY=VALUE,...]
                                       [--skip-recipe] [--keep DIR] [--kept DIR]
+                                      [--temperatures 0.8,0.9,1.0]
 
 (a) base: the embedded SmolLM2-135M, untuned, with the post separator set up as in training;
 (b) markovify: ``markovify.NewlineText`` (state size 2) on the training posts, sampled with its
@@ -13,7 +14,7 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
     1.372e-4), ``--ht-epochs`` epochs (it used 4);
 (d) tweettwin default ``TrainConfig()``, capped at ``--minutes`` of training; (e) ``--variant``s.
 ``--kept DIR`` scores the models a ``bench/train.py --keep DIR`` run trained (same split) instead
-of training (c)-(e) here. Language models get the novelty guard built from the training posts
+of training (c)-(e) here; ``--temperatures`` samples each trained model at several temperatures. Language models get the novelty guard built from the training posts
 (tweettwin's own index for tweettwin models). A second table compares the embeddings on how well
 they separate each system's posts from the real ones (cross-validated AUC on the embedding alone).
 """
@@ -50,9 +51,14 @@ def markov_posts(train: list[str], n: int, seed: int, guard: bool) -> list[str]:
     return out
 
 
-def lm_system(name, folder, data, args, extra_s: float = 0.0, sampling=None) -> dict:
+def lm_system(
+    name, folder, data, args, extra_s: float = 0.0, sampling=None, temperature=None
+) -> dict:
     """Held-out loss, samples (guard off, then the guard's keepers topped up) of a model folder;
-    a folder without tweettwin's generation settings samples with ``sampling`` (tweettwin's)."""
+    a folder without tweettwin's generation settings samples with ``sampling`` (tweettwin's);
+    ``temperature`` overrides the folder's own."""
+    from dataclasses import replace
+
     from tweettwin.evaluate.model import _apply_guard
     from tweettwin.ml import evaluation as ev
     from tweettwin.ml.novelty import NoveltyIndex
@@ -65,6 +71,10 @@ def lm_system(name, folder, data, args, extra_s: float = 0.0, sampling=None) -> 
     del model
     if sampling is not None and not twin.training:
         twin.defaults = sampling
+    own = twin.defaults
+    if temperature is not None:
+        twin.defaults = replace(twin.defaults, temperature=temperature)
+        name = f"{name} T={temperature:g}"
     if twin.novelty is None:  # the same guard tweettwin would build from these training posts
         twin.novelty = NoveltyIndex.from_texts(r["text"] for r in data.train)
     t = time.perf_counter()
@@ -79,7 +89,7 @@ def lm_system(name, folder, data, args, extra_s: float = 0.0, sampling=None) -> 
         "dropped": dropped,
         "train_s": extra_s,
         "sample_s": sample_s,
-        "sampling": twin.defaults,
+        "sampling": own,
     }
 
 
@@ -107,7 +117,8 @@ def kept_systems(archive: str, out: Path, args) -> tuple[list[dict], object]:
     trained, sampling = [], None  # the recipe's folder has no sampling settings: last, as ours
     for folder in sorted(folders, key=lambda p: p.name == "ht-model"):
         name = "huggingtweets (4 ep)" if folder.name == "ht-model" else folder.name
-        trained.append(lm_system(name, folder, data, args, sampling=sampling))
+        for t in args.temperatures:
+            trained.append(lm_system(name, folder, data, args, sampling=sampling, temperature=t))
         sampling = sampling or trained[-1]["sampling"]
     rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
     rows.append(markov_row([r["text"] for r in data.train], args))
@@ -148,7 +159,8 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
         folder, secs = train_tweettwin(
             data_dir, out, f"tt-{len(tweettwin)}", args.minutes, overrides
         )
-        tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs))
+        for t in args.temperatures:
+            tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs, None, t))
     sampling = tweettwin[0]["sampling"]  # the others sample as tweettwin's default does
     rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
     rows.append(markov_row(train, args))
@@ -252,7 +264,13 @@ def main() -> None:
     ap.add_argument("--kept", type=Path, help="score the models a bench/train.py --keep run left")
     ap.add_argument("--skip-recipe", action="store_true", help="leave out (c) huggingtweets")
     ap.add_argument("--keep", type=Path, help="copy each dataset and tweettwin default model here")
+    ap.add_argument(
+        "--temperatures", help="sample the trained models at each of these, e.g. 0.8,0.9,1.0"
+    )
     args = ap.parse_args()
+    args.temperatures = (
+        [float(t) for t in args.temperatures.split(",")] if args.temperatures else [None]
+    )
     for archive in args.archive or ["andreruffert", "alrocar"]:
         with tempfile.TemporaryDirectory(prefix="tweettwin-quality-") as tmp:
             started = time.perf_counter()
