@@ -14,8 +14,9 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
     1.372e-4), ``--ht-epochs`` epochs (it used 4);
 (d) tweettwin default ``TrainConfig()``, capped at ``--minutes`` of training; (e) ``--variant``s.
 ``--kept DIR`` scores the models a ``bench/train.py --keep DIR`` run trained (same split) instead
-of training (c)-(e) here; ``--temperatures`` samples each trained model at several temperatures. Language models get the novelty guard built from the training posts
-(tweettwin's own index for tweettwin models). A second table compares the embeddings on how well
+of training (c)-(e) here; ``--temperatures`` samples each trained model at several
+temperatures. Language models get the novelty guard built from the training posts (tweettwin's
+own index for tweettwin models). A second table compares the embeddings on how well
 they separate each system's posts from the real ones (cross-validated AUC on the embedding alone).
 """
 
