@@ -302,26 +302,69 @@ def test_first_ban_keeps_a_sample_from_starting_with_a_banned_token(twin_dir, le
     assert all(tok not in banned for _, tok, _ in first)
 
 
+def split_at(tokens: list, sep: int) -> list[list]:
+    """A row's tokens cut at each separator (the last part may be unfinished)."""
+    parts: list[list] = [[]]
+    for tok in tokens:
+        parts.append([]) if tok == sep else parts[-1].append(tok)
+    return parts
+
+
 def test_unprompted_posts_never_start_mid_sentence(twin_dir, monkeypatch):
-    """Unprompted, the first token is never whitespace-led (a fragment start); after a prompt
-    the ban is off, since the next word follows a space there."""
+    """Unprompted, no post starts with a whitespace-led token (a fragment start): not the
+    first of a row's run, nor any after a separator in it; after a prompt the ban is off,
+    since the next word follows a space there."""
     from tweettwin.ml.post_start import whitespace_led_ids
 
     twin = Twin.load(twin_dir)
     ban = set(whitespace_led_ids(twin.tokenizer))
-    firsts, bans, stream = [], [], twin.sampler.stream
+    rows, bans, stream = {}, [], twin.sampler.stream
 
     def recording(*args, **kwargs):
         bans.append(kwargs.get("first_ban"))
-        steps = stream(*args, **kwargs)
-        step = next(steps)
-        firsts.extend(tok for _, tok, _ in step if tok is not None)
-        yield step
-        yield from steps
+        for step in stream(*args, **kwargs):
+            for row, tok, _ in step:
+                rows.setdefault(row, []).append(tok)
+            yield step
 
     monkeypatch.setattr(twin.sampler, "stream", recording)
     twin.generate(None, n=40, seed=3, temperature=2.0, novelty=False)
-    assert firsts and not ban & set(firsts)
+    posts = [p for toks in rows.values() for p in split_at(toks, twin.sep_id)]
+    starts = {p[0] for p in posts if p and p[0] is not None}
+    assert len(posts) > len(rows) and starts and not ban & starts
     assert set(bans[0]) == ban
     twin.generate("Today", n=4, seed=3, novelty=False)
     assert bans[-1] is None
+
+
+def test_unprompted_posts_are_the_later_posts_of_each_rows_run(twin_dir):
+    """A tweettwin model writes unprompted posts as runs ``S w S p S p ...`` (ml/chain.py):
+    the warm-up post ``w`` is dropped, the later ones are the samples."""
+    from dataclasses import replace
+
+    twin = Twin.load(twin_dir)
+    assert twin.warm_up == 1
+    opts = twin.options(temperature=1.0)
+    run = 4 * opts.max_new_tokens
+    generator = torch.Generator()
+    generator.manual_seed(11)
+    steps = twin.sampler.stream(
+        [twin.sep_id], 3, replace(opts, max_new_tokens=run), twin.stop_ids - {twin.sep_id},
+        generator=generator, first_ban=twin._first_ban([]), ban_after=twin.sep_id,
+    )  # fmt: skip
+    runs: dict[int, list[int | None]] = {}
+    for step in steps:
+        for row, tok, _ in step:
+            runs.setdefault(row, []).append(tok)
+    # every post after the warm-up, cut at the length limit; a run's last part only if it
+    # reached the limit (else it is unfinished)
+    cap, later = opts.max_new_tokens, []
+    for toks in runs.values():
+        *done, last = split_at(toks, twin.sep_id)[1:] or [[]]
+        later += done + ([last] if len(last) >= cap else [])
+    expected = [twin._text([t for t in ids[:cap] if t is not None], None) for ids in later]
+    got = twin.generate(None, n=3, seed=11, temperature=1.0, novelty=False).posts
+    assert got and set(got) <= {t for t in expected if t}
+    twin.warm_up = 0  # each post from a lone separator, as before
+    alone = twin.generate(None, n=3, seed=11, temperature=1.0, novelty=False).posts
+    assert alone != got

@@ -258,7 +258,20 @@ def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
     return logits if ban is None else logits.index_fill(-1, ban, float("-inf"))
 
 
-def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None) -> Iterator[Step]:
+def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, ban_after) -> torch.Tensor:
+    """``logits`` with ``ban`` applied to the rows whose last token was ``ban_after``."""
+    if ban is None or ban_after is None:
+        return logits
+    after = tokens == ban_after
+    if not after.any():
+        return logits
+    banned = torch.zeros(logits.shape[-1], dtype=torch.bool).index_fill_(0, ban, True)
+    return logits.masked_fill(after[:, None] & banned, float("-inf"))
+
+
+def _lean_batch(
+    lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, ban_after=None
+) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
     first, state = lean.prefill(prompt_ids, n, capacity)
     first = _ban(first, ban)
@@ -280,10 +293,12 @@ def _lean_batch(lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None)
             tokens = tokens[live]
             lean.keep_rows(state, live)
         if step + 1 < opts.max_new_tokens:
-            last = lean.step(state, tokens)
+            last = _ban_after(lean.step(state, tokens), tokens, ban, ban_after)
 
 
-def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None) -> Iterator[Step]:
+def _hf_batch(
+    model, prompt_ids, n, opts, stop, generator, ban=None, ban_after=None
+) -> Iterator[Step]:
     """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state)."""
     ids = torch.tensor([list(prompt_ids)] * n)
     done = torch.zeros(n, dtype=torch.bool)
@@ -291,9 +306,11 @@ def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None) -> Iterator
     name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
         out = model(input_ids=ids, use_cache=True)
+        tokens = ids[:, -1]
         for step in range(opts.max_new_tokens):
             logits = out.logits[:, -1].float()
-            tokens = pick_tokens(_ban(logits, ban) if step == 0 else logits, opts, generator)
+            logits = _ban(logits, ban) if step == 0 else _ban_after(logits, tokens, ban, ban_after)
+            tokens = pick_tokens(logits, opts, generator)
             ended = torch.isin(tokens, stop)
             live = (~done).nonzero().squeeze(-1).tolist()
             full = step + 1 == opts.max_new_tokens
@@ -342,9 +359,11 @@ class Sampler:
         generator: torch.Generator | None = None,
         batch: int | None = None,
         first_ban: Sequence[int] | None = None,
+        ban_after: int | None = None,
     ) -> Iterator[Step]:
         """Decode steps of ``n`` samples, drawn ``batch`` rows at a time; sample indices count
-        from 0 across batches; no sample starts with a token in ``first_ban``. The caller checks
+        from 0 across batches; no sample starts with a token in ``first_ban``, nor continues
+        with one right after ``ban_after`` (the separator, in a run of posts). The caller checks
         that the prompt leaves room (see ``room``)."""
         if not prompt_ids:
             raise ValueError("prompt_ids must hold at least one token (start with the separator)")
@@ -355,7 +374,7 @@ class Sampler:
         target = self.model if self.lean is None else self.lean
         for start in range(0, n, batch):
             rows = min(batch, n - start)
-            for step in run(target, prompt_ids, rows, opts, stop, generator, ban):
+            for step in run(target, prompt_ids, rows, opts, stop, generator, ban, ban_after):
                 yield [(start + r, tok, end) for r, tok, end in step]
 
     def sample(

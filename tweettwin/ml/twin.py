@@ -36,6 +36,7 @@ from tweettwin.generate_options import (
     TokenEvent,
     resolve_options,
 )
+from tweettwin.ml.chain import RUN_POSTS, post_steps
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
 from tweettwin.ml.post_start import whitespace_led_ids
@@ -45,6 +46,7 @@ from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
 __all__ = ["GenerationResult", "Twin", "author_prefix", "tidy"]
 
 MAX_ROUNDS = 6  # sampling rounds per call: the first, then resampling of copies / empty samples
+WARM_UP = 1  # unprompted posts discarded at the start of each row's run (ml/chain.py)
 _BLANK_RUNS = re.compile(r"[ \t]*\n\s*")
 
 
@@ -98,6 +100,9 @@ class Twin:
         self.stop_ids = self._stop_ids()
         self.defaults = self._defaults()
         self._start_ban: list[int] | None = None  # ml/post_start.py, on the first unprompted call
+        # unprompted posts of a tweettwin model come from runs of posts (ml/chain.py); 0 samples
+        # each from a lone separator
+        self.warm_up = WARM_UP if self.training else 0
 
     # ------------------------------------------------------------------------------- loading
 
@@ -338,12 +343,11 @@ class Twin:
             batch = need if round_ == 0 else min(n, 2 * need)
             ids: dict[int, list[int]] = {}
             shown: dict[int, str] = {}
-            steps = self.sampler.stream(
-                prompt_ids, batch, req.sampling, self.stop_ids, generator=generator,
-                first_ban=self._first_ban(req.head_ids),
-            )  # fmt: skip
+            steps = self._steps(req, prompt_ids, batch, generator)
+            top = batch - 1  # the round's highest sample index (a run writes several per row)
             for step in steps:
                 for row, tok, done in step:
+                    top = max(top, row)
                     sample = ids.setdefault(base + row, [])
                     if tok is not None:
                         sample.append(tok)
@@ -358,7 +362,24 @@ class Twin:
                 if kept >= n:
                     steps.close()  # enough posts: later samples of this round are not needed
                     return
-            base += batch
+            base += top + 1
+
+    def _steps(self, req: _Request, prompt_ids: list[int], rows: int, generator):
+        """The sampler's steps for ``rows`` samples: one post per row, or for an unprompted
+        post of a tweettwin model, posts from each row's run after its warm-up (ml/chain.py)."""
+        ban = self._first_ban(req.head_ids)
+        opts, max_post = req.sampling, req.sampling.max_new_tokens
+        run = min(RUN_POSTS * max_post, self.sampler.room(len(prompt_ids)))
+        chained = self.warm_up > 0 and not req.head_ids and opts.temperature > 0
+        if not chained or run < (self.warm_up + 1) * max_post:
+            return self.sampler.stream(
+                prompt_ids, rows, opts, self.stop_ids, generator=generator, first_ban=ban
+            )
+        steps = self.sampler.stream(
+            prompt_ids, rows, replace(opts, max_new_tokens=run), self.stop_ids - {self.sep_id},
+            generator=generator, first_ban=ban, ban_after=self.sep_id,
+        )  # fmt: skip
+        return post_steps(steps, self.sep_id, warm_up=self.warm_up, max_post=max_post, run=run)
 
     def _judge(self, req: _Request, sample: int, ids: list[int], room: bool) -> PostEvent:
         text = self._text(req.head_ids + ids, req.author)

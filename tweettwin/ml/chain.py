@@ -1,0 +1,81 @@
+"""Unprompted posts written as a run of posts, the way the model saw them in training.
+
+A training block is ``S p1 S p2 S p3 ...``: one post in ~15 follows a lone separator at position 0,
+the others follow earlier posts. Sampled from a lone separator, a fine-tuned model writes the
+rarer kind: longer, more generic posts. So an unprompted row writes a run ``S w S p S p ...``:
+the first ``warm_up`` posts are discarded, every later one is a sample. Measured on andreruffert's
+1-epoch default model (200 samples, seeds 0 and 1, MiniLM + style features; lower is closer):
+classifier AUC 0.688 / 0.769 from a lone separator, 0.633 / 0.644 as the second post of a run;
+FD 0.662 / 0.681 against 0.638 / 0.633; words per post 12.2 / 12.6 against 10.1 / 9.9 (real 9.6).
+
+:func:`post_steps` turns the sampler's row steps (``Sampler.stream`` with the separator not a stop
+token) into post steps: each post gets its own sample index, counted from ``first``. A row starts
+a new post only while ``max_post`` tokens still fit in its run, so no post is ever cut by the end
+of the run; a post that reaches ``max_post`` ends there (as a lone-separator sample would) and the
+row skips to its next separator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tweettwin.ml.sampler import Step
+
+# Posts' worth of tokens a row's run holds (with max_new_tokens per post): long enough that a
+# row writes a few kept posts per warm-up, short enough that its KV cache stays small.
+RUN_POSTS = 4
+
+
+class _Row:
+    __slots__ = ("skip", "post", "length", "spill", "position")
+
+    def __init__(self, warm_up: int) -> None:
+        self.skip = warm_up  # posts still to discard
+        self.post: int | None = None  # sample index of the post being written
+        self.length = 0  # tokens of that post so far
+        self.spill = False  # past max_post or out of room: discard up to the next separator
+        self.position = 0  # tokens of the run so far
+
+
+def post_steps(
+    steps: Iterator[Step], sep_id: int, *, warm_up: int, max_post: int, run: int, first: int = 0
+) -> Iterator[Step]:
+    """Post steps from row steps of runs ``run`` tokens long (see the module docstring)."""
+    rows: dict[int, _Row] = {}
+    counter = iter(range(first, 1 << 62))
+    try:
+        for step in steps:
+            out: Step = []
+            for r, tok, _ in step:
+                row = rows.setdefault(r, _Row(warm_up))
+                row.position += 1
+                event = _advance(row, tok, sep_id, max_post, run, counter)
+                if event is not None:
+                    out.append(event)
+            if out:
+                yield out
+    finally:
+        getattr(steps, "close", lambda: None)()  # a closed consumer stops the decoding too
+
+
+def _advance(row: _Row, tok: int | None, sep_id: int, max_post: int, run: int, counter):
+    """One token of a row's run: the post step it makes, if any."""
+    if tok is None or tok == sep_id:  # a post ends (None: a stop token, and the row ends)
+        event = None if row.post is None else (row.post, None, True)
+        if row.post is None and row.skip and not row.spill:
+            row.skip -= 1
+        row.post, row.length, row.spill = None, 0, False
+        return event
+    if row.skip or row.spill:
+        return None
+    if row.post is None:
+        if row.position - 1 + max_post > run:  # it might not end before the run does
+            row.spill = True
+            return None
+        row.post = next(counter)
+    row.length += 1
+    full = row.length >= max_post
+    event = (row.post, tok, full)
+    if full:
+        row.post, row.spill = None, True
+    return event
