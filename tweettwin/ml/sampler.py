@@ -258,28 +258,48 @@ def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
     return logits if ban is None else logits.index_fill(-1, ban, float("-inf"))
 
 
-def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, ban_after) -> torch.Tensor:
-    """``logits`` with ``ban`` applied to the rows whose last token was ``ban_after``."""
-    if ban is None or ban_after is None:
+@dataclass(frozen=True)
+class Runs:
+    """Each row writes a run of ``posts`` posts, ``sep``-separated, and ends at its last ``sep``;
+    a post in the run starts under the same ban as the first (see ml/chain.py)."""
+
+    sep: int
+    posts: int
+
+
+def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, runs: Runs | None):
+    """``logits`` with ``ban`` applied to the rows whose last token was the run's separator."""
+    if ban is None or runs is None:
         return logits
-    after = tokens == ban_after
+    after = tokens == runs.sep
     if not after.any():
         return logits
     banned = torch.zeros(logits.shape[-1], dtype=torch.bool).index_fill_(0, ban, True)
     return logits.masked_fill(after[:, None] & banned, float("-inf"))
 
 
+def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps: torch.Tensor):
+    """Rows that end with ``tokens``: a stop token, or the last separator of a run (``seps``
+    counts each row's separators, updated here)."""
+    ended = torch.isin(tokens, stop)
+    if runs is not None:
+        seps += tokens == runs.sep
+        ended |= seps >= runs.posts
+    return ended
+
+
 def _lean_batch(
-    lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, ban_after=None
+    lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, runs=None
 ) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
     first, state = lean.prefill(prompt_ids, n, capacity)
     first = _ban(first, ban)
     last = first.expand(n, -1)
     rows = list(range(n))  # sample index of each live row
+    seps = torch.zeros(n, dtype=torch.long)
     for step in range(opts.max_new_tokens):
         tokens = pick_tokens(last, opts, generator)
-        ended = torch.isin(tokens, stop)
+        ended = _ends(tokens, stop, runs, seps)
         full = step + 1 == opts.max_new_tokens
         yield [
             (row, None if end else tok, end or full)
@@ -290,18 +310,17 @@ def _lean_batch(
             if live.numel() == 0:
                 return
             rows = [rows[j] for j in live.tolist()]
-            tokens = tokens[live]
+            tokens, seps = tokens[live], seps[live]
             lean.keep_rows(state, live)
         if step + 1 < opts.max_new_tokens:
-            last = _ban_after(lean.step(state, tokens), tokens, ban, ban_after)
+            last = _ban_after(lean.step(state, tokens), tokens, ban, runs)
 
 
-def _hf_batch(
-    model, prompt_ids, n, opts, stop, generator, ban=None, ban_after=None
-) -> Iterator[Step]:
+def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None, runs=None) -> Iterator[Step]:
     """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state)."""
     ids = torch.tensor([list(prompt_ids)] * n)
     done = torch.zeros(n, dtype=torch.bool)
+    seps = torch.zeros(n, dtype=torch.long)
     # transformers 5 renamed past_key_values to cache (argument and output)
     name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
@@ -309,9 +328,9 @@ def _hf_batch(
         tokens = ids[:, -1]
         for step in range(opts.max_new_tokens):
             logits = out.logits[:, -1].float()
-            logits = _ban(logits, ban) if step == 0 else _ban_after(logits, tokens, ban, ban_after)
+            logits = _ban(logits, ban) if step == 0 else _ban_after(logits, tokens, ban, runs)
             tokens = pick_tokens(logits, opts, generator)
-            ended = torch.isin(tokens, stop)
+            ended = _ends(tokens, stop, runs, seps)
             live = (~done).nonzero().squeeze(-1).tolist()
             full = step + 1 == opts.max_new_tokens
             toks, ends = tokens.tolist(), ended.tolist()
@@ -359,12 +378,12 @@ class Sampler:
         generator: torch.Generator | None = None,
         batch: int | None = None,
         first_ban: Sequence[int] | None = None,
-        ban_after: int | None = None,
+        runs: Runs | None = None,
     ) -> Iterator[Step]:
         """Decode steps of ``n`` samples, drawn ``batch`` rows at a time; sample indices count
-        from 0 across batches; no sample starts with a token in ``first_ban``, nor continues
-        with one right after ``ban_after`` (the separator, in a run of posts). The caller checks
-        that the prompt leaves room (see ``room``)."""
+        from 0 across batches; no sample starts with a token in ``first_ban``. With ``runs``,
+        a sample is a run of posts (:class:`Runs`). The caller checks that the prompt leaves
+        room (see ``room``)."""
         if not prompt_ids:
             raise ValueError("prompt_ids must hold at least one token (start with the separator)")
         stop = torch.tensor(sorted(set(stop_ids)))
@@ -374,7 +393,7 @@ class Sampler:
         target = self.model if self.lean is None else self.lean
         for start in range(0, n, batch):
             rows = min(batch, n - start)
-            for step in run(target, prompt_ids, rows, opts, stop, generator, ban, ban_after):
+            for step in run(target, prompt_ids, rows, opts, stop, generator, ban, runs):
                 yield [(start + r, tok, end) for r, tok, end in step]
 
     def sample(

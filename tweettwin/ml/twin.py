@@ -40,7 +40,7 @@ from tweettwin.ml.chain import RUN_POSTS, post_steps
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
 from tweettwin.ml.post_start import whitespace_led_ids
-from tweettwin.ml.sampler import Sampler, SamplingOptions
+from tweettwin.ml.sampler import Runs, Sampler, SamplingOptions
 from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
 
 __all__ = ["GenerationResult", "Twin", "author_prefix", "tidy"]
@@ -377,7 +377,7 @@ class Twin:
             )
         steps = self.sampler.stream(
             prompt_ids, rows, replace(opts, max_new_tokens=run), self.stop_ids - {self.sep_id},
-            generator=generator, first_ban=ban, ban_after=self.sep_id,
+            generator=generator, first_ban=ban, runs=Runs(self.sep_id, self.warm_up + 1),
         )  # fmt: skip
         return post_steps(steps, self.sep_id, warm_up=self.warm_up, max_post=max_post, run=run)
 
