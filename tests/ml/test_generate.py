@@ -346,28 +346,30 @@ def test_unprompted_posts_are_the_later_posts_of_each_rows_run(twin_dir):
     twin = Twin.load(twin_dir)
     assert twin.warm_up == 1
     opts = twin.options(temperature=1.0)
-    run = 4 * opts.max_new_tokens
+    cap = opts.max_new_tokens
     generator = torch.Generator()
     generator.manual_seed(11)
     steps = twin.sampler.stream(
-        [twin.sep_id], 3, replace(opts, max_new_tokens=run), twin.stop_ids - {twin.sep_id},
-        generator=generator, first_ban=twin._first_ban([]), runs=Runs(twin.sep_id, 2),
+        [twin.sep_id], 3, replace(opts, max_new_tokens=2 * (cap + 1)),
+        twin.stop_ids - {twin.sep_id}, generator=generator, first_ban=twin._first_ban([]),
+        runs=Runs(twin.sep_id, 2, cap),
     )  # fmt: skip
     runs: dict[int, list[int | None]] = {}
     for step in steps:
         for row, tok, _ in step:
             runs.setdefault(row, []).append(tok)
-    # every post after the warm-up that ended (at a separator, or None: the row's last
-    # separator) or reached the length limit, cut there
-    cap, later = opts.max_new_tokens, []
+    # each row: a warm-up of at most `cap` tokens, the separator, a post of at most `cap`
+    # tokens, then None (its last separator ends the row)
+    later = []
     for toks in runs.values():
-        *ended, last = split_at(toks, twin.sep_id)
-        later += ended[1:] + ([last] if None in last[-1:] or len(last) >= cap else [])
-    expected = [twin._text([t for t in ids[:cap] if t is not None], None) for ids in later]
+        warm, post = split_at(toks, twin.sep_id)
+        assert len(warm) <= cap and len(post) <= cap + 1 and post[-1] is None
+        later.append(post[:-1])
+    expected = [twin._text(ids, None) for ids in later]
     events = twin.stream(None, n=3, seed=11, temperature=1.0, novelty=False)
-    # the first round's posts (a row whose warm-up filled its run is made up in a second round)
+    # the first round's posts (an empty one is made up in a second round)
     got = [e.text for e in events if isinstance(e, PostEvent) and e.kept and e.sample < 3]
-    assert got and set(got) <= {t for t in expected if t}
+    assert got and sorted(got) == sorted(t for t in expected if t)
     twin.warm_up = 0  # each post from a lone separator, as before
     alone = twin.generate(None, n=3, seed=11, temperature=1.0, novelty=False).posts
     assert alone[: len(got)] != got

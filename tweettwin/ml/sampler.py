@@ -261,10 +261,12 @@ def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
 @dataclass(frozen=True)
 class Runs:
     """Each row writes a run of ``posts`` posts, ``sep``-separated, and ends at its last ``sep``;
-    a post in the run starts under the same ban as the first (see ml/chain.py)."""
+    a post that reaches ``max_post`` tokens ends there (the separator is its next token), and a
+    post in the run starts under the same ban as the first (see ml/chain.py)."""
 
     sep: int
     posts: int
+    max_post: int
 
 
 def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, runs: Runs | None):
@@ -278,14 +280,17 @@ def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, runs: Runs | Non
     return logits.masked_fill(after[:, None] & banned, float("-inf"))
 
 
-def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps: torch.Tensor):
-    """Rows that end with ``tokens``: a stop token, or the last separator of a run (``seps``
-    counts each row's separators, updated here)."""
-    ended = torch.isin(tokens, stop)
-    if runs is not None:
-        seps += tokens == runs.sep
-        ended |= seps >= runs.posts
-    return ended
+def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps, lengths):
+    """The step's tokens (a run's post at ``max_post`` gets the separator) and the rows that
+    end with them: a stop token, or a run's last separator. ``seps`` counts each row's
+    separators and ``lengths`` the tokens of its current post; both are updated here."""
+    if runs is None:
+        return tokens, torch.isin(tokens, stop)
+    tokens = torch.where(lengths >= runs.max_post, runs.sep, tokens)
+    at_sep = tokens == runs.sep
+    seps += at_sep
+    lengths.add_(1).masked_fill_(at_sep, 0)
+    return tokens, torch.isin(tokens, stop) | (seps >= runs.posts)
 
 
 def _lean_batch(
@@ -296,10 +301,9 @@ def _lean_batch(
     first = _ban(first, ban)
     last = first.expand(n, -1)
     rows = list(range(n))  # sample index of each live row
-    seps = torch.zeros(n, dtype=torch.long)
+    seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     for step in range(opts.max_new_tokens):
-        tokens = pick_tokens(last, opts, generator)
-        ended = _ends(tokens, stop, runs, seps)
+        tokens, ended = _ends(pick_tokens(last, opts, generator), stop, runs, seps, lengths)
         full = step + 1 == opts.max_new_tokens
         yield [
             (row, None if end else tok, end or full)
@@ -310,7 +314,7 @@ def _lean_batch(
             if live.numel() == 0:
                 return
             rows = [rows[j] for j in live.tolist()]
-            tokens, seps = tokens[live], seps[live]
+            tokens, seps, lengths = tokens[live], seps[live], lengths[live]
             lean.keep_rows(state, live)
         if step + 1 < opts.max_new_tokens:
             last = _ban_after(lean.step(state, tokens), tokens, ban, runs)
@@ -320,7 +324,7 @@ def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None, runs=None) 
     """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state)."""
     ids = torch.tensor([list(prompt_ids)] * n)
     done = torch.zeros(n, dtype=torch.bool)
-    seps = torch.zeros(n, dtype=torch.long)
+    seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     # transformers 5 renamed past_key_values to cache (argument and output)
     name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
@@ -329,8 +333,7 @@ def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None, runs=None) 
         for step in range(opts.max_new_tokens):
             logits = out.logits[:, -1].float()
             logits = _ban(logits, ban) if step == 0 else _ban_after(logits, tokens, ban, runs)
-            tokens = pick_tokens(logits, opts, generator)
-            ended = _ends(tokens, stop, runs, seps)
+            tokens, ended = _ends(pick_tokens(logits, opts, generator), stop, runs, seps, lengths)
             live = (~done).nonzero().squeeze(-1).tolist()
             full = step + 1 == opts.max_new_tokens
             toks, ends = tokens.tolist(), ended.tolist()
