@@ -352,19 +352,21 @@ def test_unprompted_posts_are_the_later_posts_of_each_rows_run(twin_dir):
     steps = twin.sampler.stream(
         [twin.sep_id], 3, replace(opts, max_new_tokens=2 * (cap + 1)),
         twin.stop_ids - {twin.sep_id}, generator=generator, first_ban=twin._first_ban([]),
-        runs=Runs(twin.sep_id, 2, cap),
+        runs=Runs(twin.sep_id, 2, cap, warm_up=1),
     )  # fmt: skip
     runs: dict[int, list[int | None]] = {}
     for step in steps:
         for row, tok, _ in step:
             runs.setdefault(row, []).append(tok)
     # each row: a warm-up of at most `cap` tokens, the separator, a post of at most `cap`
-    # tokens, then None (its last separator ends the row)
+    # tokens, then None (its last separator ends the row); a longer warm-up ends the row
     later = []
     for toks in runs.values():
-        warm, post = split_at(toks, twin.sep_id)
-        assert len(warm) <= cap and len(post) <= cap + 1 and post[-1] is None
-        later.append(post[:-1])
+        warm, *post = split_at(toks, twin.sep_id)
+        assert (len(warm) <= cap and post) or (len(warm) == cap + 1 and warm[-1] is None)
+        if post:
+            assert len(post[0]) <= cap + 1 and post[0][-1] is None
+            later.append(post[0][:-1])
     expected = [twin._text(ids, None) for ids in later]
     events = twin.stream(None, n=3, seed=11, temperature=1.0, novelty=False)
     # the first round's posts (an empty one is made up in a second round)

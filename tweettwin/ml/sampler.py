@@ -260,13 +260,15 @@ def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Runs:
-    """Each row writes a run of ``posts`` posts, ``sep``-separated, and ends at its last ``sep``;
-    a post that reaches ``max_post`` tokens ends there (the separator is its next token), and a
-    post in the run starts under the same ban as the first (see ml/chain.py)."""
+    """Each row writes a run of ``posts`` posts, ``sep``-separated, and ends at its last ``sep``.
+    A post that reaches ``max_post`` tokens ends there (the separator is its next token), except
+    one of the first ``warm_up``: that row ends (a rambling warm-up is a poor context). A post
+    in the run starts under the same ban as the first (see ml/chain.py)."""
 
     sep: int
     posts: int
     max_post: int
+    warm_up: int = 0
 
 
 def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, runs: Runs | None):
@@ -286,11 +288,13 @@ def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps, len
     separators and ``lengths`` the tokens of its current post; both are updated here."""
     if runs is None:
         return tokens, torch.isin(tokens, stop)
-    tokens = torch.where(lengths >= runs.max_post, runs.sep, tokens)
+    long = lengths >= runs.max_post
+    tokens = torch.where(long, runs.sep, tokens)
     at_sep = tokens == runs.sep
     seps += at_sep
     lengths.add_(1).masked_fill_(at_sep, 0)
-    return tokens, torch.isin(tokens, stop) | (seps >= runs.posts)
+    rambled = long & (seps <= runs.warm_up)  # the forced separator would end a warm-up
+    return tokens, torch.isin(tokens, stop) | (seps >= runs.posts) | rambled
 
 
 def _lean_batch(

@@ -36,7 +36,7 @@ from tweettwin.generate_options import (
     TokenEvent,
     resolve_options,
 )
-from tweettwin.ml.chain import post_steps, posts_per_row, run_length
+from tweettwin.ml.chain import post_steps, run_length
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
 from tweettwin.ml.post_start import whitespace_led_ids
@@ -369,17 +369,16 @@ class Twin:
         of a tweettwin model, the posts of each row's run after its warm-up (ml/chain.py)."""
         ban = self._first_ban(req.head_ids)
         opts, max_post = req.sampling, req.sampling.max_new_tokens
-        per_row = posts_per_row(n)
-        run = min(run_length(self.warm_up, per_row, max_post), self.sampler.room(len(prompt_ids)))
+        run = min(run_length(self.warm_up, max_post), self.sampler.room(len(prompt_ids)))
         chained = self.warm_up > 0 and not req.head_ids and opts.temperature > 0
         if not chained or run < (self.warm_up + 1) * max_post:
             return self.sampler.stream(
                 prompt_ids, n, opts, self.stop_ids, generator=generator, first_ban=ban
             )
         steps = self.sampler.stream(
-            prompt_ids, -(-n // per_row), replace(opts, max_new_tokens=run),
-            self.stop_ids - {self.sep_id}, generator=generator, first_ban=ban,
-            runs=Runs(self.sep_id, self.warm_up + per_row, max_post),
+            prompt_ids, n, replace(opts, max_new_tokens=run), self.stop_ids - {self.sep_id},
+            generator=generator, first_ban=ban,
+            runs=Runs(self.sep_id, self.warm_up + 1, max_post, self.warm_up),
         )  # fmt: skip
         return post_steps(steps, self.sep_id, warm_up=self.warm_up, max_post=max_post, run=run)
 
