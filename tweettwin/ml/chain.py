@@ -2,11 +2,12 @@
 
 A training block is ``S p1 S p2 S p3 ...``: one post in ~15 follows a lone separator at position 0,
 the others follow earlier posts. Sampled from a lone separator, a fine-tuned model writes the
-rarer kind: longer, more generic posts. So an unprompted row writes a run ``S w S p S p ...``:
-the first ``warm_up`` posts are discarded, every later one is a sample. Measured on andreruffert's
-1-epoch default model (200 samples, seeds 0 and 1, MiniLM + style features; lower is closer):
-classifier AUC 0.688 / 0.769 from a lone separator, 0.633 / 0.644 as the second post of a run;
-FD 0.662 / 0.681 against 0.638 / 0.633; words per post 12.2 / 12.6 against 10.1 / 9.9 (real 9.6).
+rarer kind: longer, more generic posts. So an unprompted row writes a run ``S w S p``:
+the first ``warm_up`` posts are discarded, the next one is the sample. Measured on the 1-epoch
+default models of three archives (200 samples, mean of seeds 0-2, MiniLM + style features;
+lower is closer), classifier AUC from a lone separator / as the second post of a run:
+andreruffert 0.736 / 0.680, alrocar 0.610 / 0.506, trump-2016 0.607 / 0.658; FD 0.666 / 0.654,
+0.521 / 0.522, 0.515 / 0.511. It costs about twice the tokens per post.
 
 :func:`post_steps` turns the sampler's row steps (``Sampler.stream`` with ``Runs``: the separator
 ends a row only at its last post) into post steps: each post gets its own sample index, counted
@@ -17,7 +18,8 @@ lone-separator sample would) and the row skips to its next separator.
 Each row keeps one post, and a request waits for all its rows (``Runs(sep, warm_up + 1, ...)``
 ends a row at its last separator): taking whichever posts of longer runs finish first would
 favour short posts (it did: 16.5 words per post on trump-2016, real 18.2), and keeping the 3rd
-and 4th posts of a run measured further from the real posts (AUC 0.766 / 0.762). A warm-up that
+and 4th posts of a run measured further from the real posts (andreruffert, seeds 0 / 1: AUC
+0.766 / 0.762). A warm-up that
 reaches ``max_post`` tokens ends its row without a post: a rambling warm-up is a poor context, and
 forcing a separator after it measured worse (0.694 / 0.710 against 0.655 / 0.672 unforced).
 """
