@@ -8,8 +8,9 @@
 
 Every sample starts ``<sep> [@author: ] prompt`` exactly like a post in training, ends at the
 next separator, keeps the prompt at its start (as huggingtweets did), and has its whitespace
-handled like the training data. The novelty guard drops samples that copy a training post and
-samples again, a bounded number of times.
+handled like the training data; an unprompted post of a tweettwin model is the second post of a
+run ``<sep> warm-up <sep> post`` (ml/chain.py). The novelty guard drops samples that copy a
+training post and samples again, a bounded number of times.
 
 One ``Twin`` serves concurrent callers (threads of a web server): the weights are read-only, each
 call owns its KV cache and ``torch.Generator``, and the tokenizer, which is not safe to share
@@ -344,7 +345,7 @@ class Twin:
             ids: dict[int, list[int]] = {}
             shown: dict[int, str] = {}
             steps = self._steps(req, prompt_ids, batch, generator)
-            top = batch - 1  # the round's highest sample index (a run writes several per row)
+            top = batch - 1  # the round's highest sample index (post_steps numbers its own)
             for step in steps:
                 for row, tok, done in step:
                     top = max(top, row)
