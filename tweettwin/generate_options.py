@@ -33,6 +33,7 @@ SAMPLING_DEFAULTS: dict[str, Any] = {
 }
 MAX_N = 1_000_000  # posts per request: samples are drawn in batches, so this bounds time, not RAM
 MAX_NEW_TOKENS = 4096
+MAX_WARM_UP = 3
 
 
 def _opt(default, help: str):
@@ -58,6 +59,12 @@ class GenerateOptions:
     max_new_tokens: int | None = _opt(
         None, "Longest post, in tokens [default: the model's, sized for the training posts]."
     )
+    warm_up: int | None = _opt(
+        None,
+        "Unprompted posts of a tweettwin model are written after this many dropped warm-up "
+        "posts, as posts follow posts in training (measured closer to the real posts, at ~2x "
+        "the tokens); 0 = each from a lone separator [default: 1].",
+    )
     seed: int | None = _opt(None, "Random seed: same seed, same posts.")
     author: str | None = _opt(None, "Write as this author (models trained with --author-tags).")
     novelty: bool = _opt(
@@ -80,6 +87,8 @@ class GenerateOptions:
             _check_int("top_k", self.top_k, 0, None, "0 (off) or more")
         if self.max_new_tokens is not None:
             _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
+        if self.warm_up is not None:
+            _check_int("warm_up", self.warm_up, 0, MAX_WARM_UP)
         if self.seed is not None:
             _check_int("seed", self.seed, 0, 2**63 - 1)
         if self.author is not None and not isinstance(self.author, str):

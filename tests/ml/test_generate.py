@@ -375,3 +375,22 @@ def test_unprompted_posts_are_the_later_posts_of_each_rows_run(twin_dir):
     twin.warm_up = 0  # each post from a lone separator, as before
     alone = twin.generate(None, n=3, seed=11, temperature=1.0, novelty=False).posts
     assert alone[: len(got)] != got
+
+
+def test_warm_up_option_from_the_cli_and_python(twin_dir):
+    """`--warm-up 0` samples each unprompted post from a lone separator (as twin.warm_up = 0
+    does); the default writes them after a warm-up post; a bad value is one line, exit 2."""
+    twin = Twin.load(twin_dir)
+    runs = twin.generate(None, n=4, seed=5, novelty=False).posts
+    alone = twin.generate(None, n=4, seed=5, novelty=False, warm_up=0).posts
+    assert runs != alone
+    res = CliRunner().invoke(
+        cli, ["generate", str(twin_dir), "-n", "4", "--seed", "5", "--warm-up", "0",
+              "--no-novelty-guard"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == alone
+    twin.warm_up = 0
+    assert twin.generate(None, n=4, seed=5, novelty=False).posts == alone
+    bad = CliRunner().invoke(cli, ["generate", str(twin_dir), "--warm-up", "9"])
+    assert bad.exit_code == 2 and "warm_up" in bad.output and "Traceback" not in bad.output

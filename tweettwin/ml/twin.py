@@ -370,18 +370,19 @@ class Twin:
         of a tweettwin model, the posts of each row's run after its warm-up (ml/chain.py)."""
         ban = self._first_ban(req.head_ids)
         opts, max_post = req.sampling, req.sampling.max_new_tokens
-        run = min(run_length(self.warm_up, max_post), self.sampler.room(len(prompt_ids)))
-        chained = self.warm_up > 0 and not req.head_ids and opts.temperature > 0
-        if not chained or run < (self.warm_up + 1) * max_post:
+        warm = self.warm_up if req.options.warm_up is None else req.options.warm_up
+        run = min(run_length(warm, max_post), self.sampler.room(len(prompt_ids)))
+        chained = warm > 0 and not req.head_ids and opts.temperature > 0
+        if not chained or run < (warm + 1) * max_post:
             return self.sampler.stream(
                 prompt_ids, n, opts, self.stop_ids, generator=generator, first_ban=ban
             )
         steps = self.sampler.stream(
             prompt_ids, n, replace(opts, max_new_tokens=run), self.stop_ids - {self.sep_id},
             generator=generator, first_ban=ban,
-            runs=Runs(self.sep_id, self.warm_up + 1, max_post, self.warm_up),
+            runs=Runs(self.sep_id, warm + 1, max_post, warm),
         )  # fmt: skip
-        return post_steps(steps, self.sep_id, warm_up=self.warm_up, max_post=max_post, run=run)
+        return post_steps(steps, self.sep_id, warm_up=warm, max_post=max_post, run=run)
 
     def _judge(self, req: _Request, sample: int, ids: list[int], room: bool) -> PostEvent:
         text = self._text(req.head_ids + ids, req.author)
