@@ -18,7 +18,7 @@ def row_steps(*rows: list[int | None]):
         step = []
         for r, toks in enumerate(rows):
             if t < len(toks) and (t == 0 or toks[t - 1] is not None):
-                step.append((r, toks[t], toks[t] is not None and t + 1 == longest))
+                step.append((r, toks[t], toks[t] is None or t + 1 == longest))
         yield step
 
 
@@ -35,38 +35,53 @@ def posts_of(steps) -> dict[int, tuple[list[int], bool]]:
     return out
 
 
-def test_the_warm_up_post_is_dropped_and_later_posts_kept():
-    steps = row_steps([7, 7, S, 1, 2, S, 3, S, 4, 4])
-    got = posts_of(post_steps(steps, S, warm_up=1, max_post=3, run=10))
-    # 7 7: warm-up; [1 2] and [3] end at a separator; 4 4 could not end before the run does
-    assert [toks for toks, _ in got.values()] == [[1, 2], [3]]
-    assert all(done for _, done in got.values())
-
-
-def test_rows_get_distinct_sample_indices_from_first():
-    steps = row_steps([9, S, 1, S, 2, S], [9, S, 5, S, 6, S])
-    got = posts_of(post_steps(steps, S, warm_up=1, max_post=2, run=6, first=10))
-    assert sorted(got) == [10, 11, 12, 13]
-    assert sorted(toks[0] for toks, _ in got.values()) == [1, 2, 5, 6]
-
-
-def test_a_post_at_max_post_ends_there_and_the_row_skips_to_its_next_separator():
-    steps = row_steps([9, S, 1, 2, 3, 4, S, 5, S, 8, 8, 8])
-    got = posts_of(post_steps(steps, S, warm_up=1, max_post=2, run=10))
-    assert [toks for toks, _ in got.values()] == [[1, 2], [5]]
-    assert all(done for _, done in got.values())
-
-
-def test_a_stop_token_ends_the_post_and_the_row():
-    steps = row_steps([9, S, 1, 2, None])
-    got = posts_of(post_steps(steps, S, warm_up=1, max_post=4, run=20))
+def test_the_warm_up_post_is_dropped_and_the_next_kept():
+    # as the sampler writes a run: warm-up, separator, post, then None (the last separator)
+    steps = row_steps([7, 7, S, 1, 2, None])
+    got = posts_of(post_steps(steps, S, warm_up=1))
     assert got == {0: ([1, 2], True)}
 
 
+def test_rows_get_distinct_sample_indices_from_first():
+    steps = row_steps([9, S, 1, 2, None], [9, 9, S, 5, None])
+    got = posts_of(post_steps(steps, S, warm_up=1, first=10))
+    assert sorted(got) == [10, 11]
+    assert sorted(toks for toks, _ in got.values()) == [[1, 2], [5]]
+
+
+def test_a_row_that_ends_in_its_warm_up_writes_no_post():
+    steps = row_steps([9, 9, 9, None], [9, S, 4, None])
+    got = posts_of(post_steps(steps, S, warm_up=1))
+    assert got == {0: ([4], True)}
+
+
+def test_two_warm_ups_keep_the_third_post():
+    steps = row_steps([9, S, 8, S, 3, None])
+    assert posts_of(post_steps(steps, S, warm_up=2)) == {0: ([3], True)}
+
+
 def test_no_warm_up_keeps_the_first_post():
-    steps = row_steps([1, S, 2, S])
-    got = posts_of(post_steps(steps, S, warm_up=0, max_post=2, run=4))
-    assert [toks for toks, _ in got.values()] == [[1], [2]]
+    steps = row_steps([1, 2, None])
+    assert posts_of(post_steps(steps, S, warm_up=0)) == {0: ([1, 2], True)}
+
+
+def test_runs_force_a_posts_end_at_max_post_and_end_a_rambling_warm_up():
+    """The sampler's side (``Runs``): the kept post gets the separator after max_post tokens
+    and the row ends there; a warm-up that long ends its row; a row ends at its last sep."""
+    import torch
+
+    from tweettwin.ml.sampler import Runs, _ends
+
+    runs, stop = Runs(sep=S, warm_up=1, max_post=2), torch.tensor([99])
+    # rows: in the post at max_post / in the warm-up at max_post / drawing its last separator
+    seps, lengths = torch.tensor([1, 0, 1]), torch.tensor([2, 2, 1])
+    tokens, ended = _ends(torch.tensor([5, 6, S]), stop, runs, seps, lengths)
+    assert tokens.tolist() == [S, S, S] and ended.tolist() == [True, True, True]
+    # a row mid-post and a row ending its warm-up go on
+    seps, lengths = torch.tensor([1, 0]), torch.tensor([1, 1])
+    tokens, ended = _ends(torch.tensor([5, S]), stop, runs, seps, lengths)
+    assert tokens.tolist() == [5, S] and ended.tolist() == [False, False]
+    assert seps.tolist() == [1, 1] and lengths.tolist() == [2, 0]
 
 
 def test_closing_the_posts_closes_the_decoding():
@@ -74,11 +89,11 @@ def test_closing_the_posts_closes_the_decoding():
 
     def decoding():
         try:
-            yield from row_steps([9, S, 1, S, 2, S, 3, S])
+            yield from row_steps([9, S, 1, 2, 3, None])
         finally:
             closed.append(True)
 
-    posts = post_steps(decoding(), S, warm_up=1, max_post=2, run=8)
+    posts = post_steps(decoding(), S, warm_up=1)
     next(posts)
     posts.close()
     assert closed == [True]

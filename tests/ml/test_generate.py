@@ -352,7 +352,7 @@ def test_unprompted_posts_are_the_later_posts_of_each_rows_run(twin_dir):
     steps = twin.sampler.stream(
         [twin.sep_id], 3, replace(opts, max_new_tokens=2 * (cap + 1)),
         twin.stop_ids - {twin.sep_id}, generator=generator, first_ban=twin._first_ban([]),
-        runs=Runs(twin.sep_id, 2, cap, warm_up=1),
+        runs=Runs(twin.sep_id, warm_up=1, max_post=cap),
     )  # fmt: skip
     runs: dict[int, list[int | None]] = {}
     for step in steps:

@@ -260,15 +260,14 @@ def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Runs:
-    """Each row writes a run of ``posts`` posts, ``sep``-separated, and ends at its last ``sep``.
-    A post that reaches ``max_post`` tokens ends there (the separator is its next token), except
-    one of the first ``warm_up``: that row ends (a rambling warm-up is a poor context). A post
-    in the run starts under the same ban as the first (see ml/chain.py)."""
+    """Each row writes ``warm_up`` posts and then one more, ``sep``-separated, and ends at its
+    last ``sep``. The last post ends at ``max_post`` tokens (the separator is forced next); a
+    warm-up post that reaches it ends the row (a rambling warm-up is a poor context). A post in
+    the run starts under the same ban as the first (see ml/chain.py)."""
 
     sep: int
-    posts: int
+    warm_up: int
     max_post: int
-    warm_up: int = 0
 
 
 def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, runs: Runs | None):
@@ -294,7 +293,7 @@ def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps, len
     seps += at_sep
     lengths.add_(1).masked_fill_(at_sep, 0)
     rambled = long & (seps <= runs.warm_up)  # the forced separator would end a warm-up
-    return tokens, torch.isin(tokens, stop) | (seps >= runs.posts) | rambled
+    return tokens, torch.isin(tokens, stop) | (seps > runs.warm_up) | rambled
 
 
 def _lean_batch(

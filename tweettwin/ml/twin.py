@@ -371,18 +371,18 @@ class Twin:
         ban = self._first_ban(req.head_ids)
         opts, max_post = req.sampling, req.sampling.max_new_tokens
         warm = self.warm_up if req.options.warm_up is None else req.options.warm_up
-        run = min(run_length(warm, max_post), self.sampler.room(len(prompt_ids)))
+        run = run_length(warm, max_post)
         chained = warm > 0 and not req.head_ids and opts.temperature > 0
-        if not chained or run < (warm + 1) * max_post:
+        if not chained or run > self.sampler.room(len(prompt_ids)):  # short context: lone posts
             return self.sampler.stream(
                 prompt_ids, n, opts, self.stop_ids, generator=generator, first_ban=ban
             )
         steps = self.sampler.stream(
             prompt_ids, n, replace(opts, max_new_tokens=run), self.stop_ids - {self.sep_id},
             generator=generator, first_ban=ban,
-            runs=Runs(self.sep_id, warm + 1, max_post, warm),
+            runs=Runs(self.sep_id, warm, max_post),
         )  # fmt: skip
-        return post_steps(steps, self.sep_id, warm_up=warm, max_post=max_post, run=run)
+        return post_steps(steps, self.sep_id, warm_up=warm)
 
     def _judge(self, req: _Request, sample: int, ids: list[int], room: bool) -> PostEvent:
         text = self._text(req.head_ids + ids, req.author)
