@@ -232,6 +232,8 @@ def test_every_unsupported_field_is_named(client):
         ({"max_tokens": 257}, "max_tokens"),
         ({"prompt": "x" * 2001}, "prompt"),
         ({"model": ""}, "model"),
+        ({"warm_up": 4}, "warm_up"),
+        ({"warm_up": -1}, "warm_up"),
     ],
 )
 def test_bad_values_are_400s_naming_the_field(client, body, param):
@@ -250,6 +252,23 @@ def test_errors_are_openai_shaped_everywhere(client):
     _error(client.get("/v1/completions"), 405)
     _error(client.get("/v1/nothing"), 404)
     _error(client.post("/v1/completions", json={"model": "nope", "prompt": "x"}), 404, "model")
+
+
+def test_warm_up_chooses_runs_or_lone_posts_like_generate(app, client):
+    server = app.state.tweettwin
+    twin = server.pool.engine(server.pool.entry("tiny")).twin
+    assert twin.warm_up == 1  # a tweettwin model: unprompted posts follow a dropped warm-up
+
+    def posts(**extra):
+        body = _complete(client, prompt="", n=3, max_tokens=20, seed=5, **extra)
+        return [ch["text"] for ch in body["choices"]]
+
+    def direct(warm_up):
+        return twin.generate(None, 3, max_new_tokens=20, seed=5, warm_up=warm_up).posts
+
+    assert posts() == posts(warm_up=1) == direct(1)
+    assert posts(warm_up=0) == direct(0)
+    assert posts(warm_up=0) != posts(warm_up=1)
 
 
 def test_novelty_guard_drops_copies_and_says_how_many(app, client):

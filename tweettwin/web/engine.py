@@ -29,6 +29,7 @@ class Request:
     seed: int | None = None
     stop: Sequence[str] = ()
     novelty_guard: bool = True
+    warm_up: int | None = None  # dropped posts before an unprompted one (None: the model's)
     logprobs: int | None = None  # top-k alternatives per token; 0 = only the chosen tokens
     echo: bool = False
     prompt_ids: Sequence[int] | None = None  # the prompt as token ids, when the client sent ids
@@ -124,6 +125,7 @@ class Engine:
             "max_new_tokens": req.max_tokens,
             "seed": req.seed,
             "novelty": req.novelty_guard,
+            "warm_up": req.warm_up,
         }
 
     def _streamed(self, req: Request, prompt: str, prompt_ids, on_choice: OnChoice) -> Output:

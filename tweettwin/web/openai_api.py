@@ -3,10 +3,11 @@
 
 Every field in a request is either honoured or refused with a 400 naming it (``param``): the
 models forbid unknown fields, and OpenAI fields with no tweettwin meaning are accepted only at
-their neutral value (``frequency_penalty: 0``, ``best_of: 1``...). Extensions: ``top_k`` and
+their neutral value (``frequency_penalty: 0``, ``best_of: 1``...). Extensions: ``top_k``,
 ``novelty_guard`` (on by default: samples that copy a training post are dropped and resampled;
-``novelty.dropped`` in the response says how many). A twin is not a chat model: a chat request's
-last user message is the start of the post, and the reply is the whole post.
+``novelty.dropped`` in the response says how many) and ``warm_up`` (posts written and dropped
+before each unprompted post, as ``generate --warm-up``). A twin is not a chat model: a chat
+request's last user message is the start of the post, and the reply is the whole post.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tweettwin.generate_options import MAX_WARM_UP
 from tweettwin.web import engine as eng
 from tweettwin.web.errors import ApiError, from_exception
 from tweettwin.web.openai_responses import choice_chunks, final_chunk, response_body
@@ -57,6 +59,13 @@ class Sampling(_Strict):
     stream_options: StreamOptions | None = None
     user: str | None = Field(None, max_length=256, description="Accepted; not stored.")
     novelty_guard: bool = Field(True, description="Extension: drop copies of training posts.")
+    warm_up: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_WARM_UP,
+        description="Extension: posts written and dropped before each unprompted post "
+        "(default: the model's; 0 = each from a lone separator).",
+    )
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     logit_bias: dict[str, float] | None = None
@@ -284,6 +293,7 @@ async def completions(body: CompletionRequest, request: Request):
             seed=body.seed,
             stop=body.stop or (),
             novelty_guard=body.novelty_guard,
+            warm_up=body.warm_up,
             logprobs=body.logprobs,
             echo=body.echo,
         )
@@ -314,6 +324,7 @@ async def chat_completions(body: ChatRequest, request: Request):
         seed=body.seed,
         stop=body.stop or (),
         novelty_guard=body.novelty_guard,
+        warm_up=body.warm_up,
     )
     return await _respond(server, entry, [req], body, chat=True)
 
