@@ -45,11 +45,12 @@ def main() -> None:
     }
     opt = torch.optim.AdamW(list(model.parameters()), lr=1e-6, fused=True)  # state made once
 
-    def step(freeze_lower: float, rows: int, seq: int, hf_loss: bool) -> int:
+    def step(freeze_lower: float, rows: int, seq: int, hf_loss: bool, embed=True) -> int:
         for p in model.parameters():
             p.requires_grad_(True)
         for layer in layers[: int(freeze_lower * len(layers))]:
             layer.requires_grad_(False)
+        model.model.embed_tokens.requires_grad_(embed)  # tied: the LM head too
         x = torch.randint(0, s["vocab"], (rows, seq))
         if hf_loss:
             loss = model(input_ids=x, labels=x).loss
@@ -68,6 +69,13 @@ def main() -> None:
         ),
         "tweettwin full (2 x 256)": ((0.0, 2, 256, False), flops_per_token(s, 256, n, True)),
         "tweettwin --freeze-lower 0.5": ((0.5, 2, 256, False), flops_per_token(s, 256, half, True)),
+        # step shapes and a frozen (tied) embedding: candidates for the fp32 path
+        "tweettwin full (4 x 256)": ((0.0, 4, 256, False), flops_per_token(s, 256, n, True)),
+        "tweettwin full (2 x 512)": ((0.0, 2, 512, False), flops_per_token(s, 512, n, True)),
+        "tweettwin embeddings frozen (2 x 256)": (
+            (0.0, 2, 256, False, False),
+            flops_per_token(s, 256, n, False),
+        ),
     }
     peaks = [matmul_peak(torch.float32)]
     print(
