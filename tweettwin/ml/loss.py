@@ -1,7 +1,7 @@
 """Causal-LM loss without materialising the full vocabulary logits.
 
 With a 49k vocabulary the LM head + cross-entropy is about a third of a training step on CPU.
-``linear_cross_entropy`` computes logits chunk by chunk in bf16 (under autocast), turns them into
+``linear_cross_entropy`` computes logits chunk by chunk in the compute dtype, turns them into
 the gradient (softmax - one-hot) right away, and keeps only the small gradients of the hidden
 states and the head weight for the backward pass: no 2048 x 49k fp32 logits, no separate
 log-softmax backward. Positions without a label (padding) never reach the head.
@@ -24,30 +24,37 @@ class _LinearCrossEntropy(torch.autograd.Function):
         need_w = weight.requires_grad
         need_h = hidden.requires_grad
         grad_h = torch.empty_like(hidden) if need_h else None
-        grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
+        grad_w = None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         for start in range(0, n, chunk_rows):
             h = hidden[start : start + chunk_rows].to(dtype)
             t = targets[start : start + chunk_rows]
+            rows = torch.arange(len(t), device=t.device)
             logits = (h @ w.t()).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            total += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
-            if need_h or need_w:
-                probs = logits.sub_(lse[:, None]).exp_()  # in place: softmax
-                probs[torch.arange(len(t), device=t.device), t] -= 1.0
-                g = (probs / n).to(dtype)
-                if need_h:
-                    grad_h[start : start + chunk_rows] = g @ w
-                if need_w:
-                    grad_w += (g.t() @ h).float()
+            if not (need_h or need_w):  # evaluation: the exact log-probabilities only
+                total -= torch.log_softmax(logits, dim=-1)[rows, t].sum()
+                continue
+            # One fused softmax pass instead of logsumexp + subtract + exp + scale: on CPU these
+            # element-wise passes over the rows x 49k logits cost as much as a matmul.
+            probs = torch.softmax(logits, dim=-1)
+            total -= probs[rows, t].clamp_min(1e-45).log().sum()
+            probs[rows, t] -= 1.0  # the gradient of the logits, times n
+            g = probs.to(dtype)
+            if need_h:
+                grad_h[start : start + chunk_rows] = (g @ w).div_(n)
+            if need_w:  # 1/n goes on the small factor, not the rows x 49k one
+                part = (g.t() @ (h / n)).float()
+                grad_w = part if grad_w is None else grad_w.add_(part)
         ctx.save_for_backward(grad_h, grad_w)
         return total / n
 
     @staticmethod
     def backward(ctx, grad_out):
         grad_h, grad_w = ctx.saved_tensors
-        gh = grad_h * grad_out if grad_h is not None else None
-        gw = (grad_w * grad_out).to(ctx.weight_dtype) if grad_w is not None else None
+        one = bool(grad_out == 1)  # the usual case: skip a pass over the 49k x d head gradient
+        gh = grad_h if grad_h is None or one else grad_h * grad_out
+        gw = grad_w if grad_w is None or one else grad_w * grad_out
+        gw = gw.to(ctx.weight_dtype) if gw is not None else None
         return gh, gw, None, None, None
 
 
