@@ -235,9 +235,10 @@ def test_guard_drops_copies_of_training_posts(memorised_dir):
     guarded = twin.generate(n=10, seed=1)
     assert guarded.rejected > 0  # ... and the guard catches it
     assert not set(guarded.posts) & set(MEMORISED)
-    # hotter sampling strays from the memorised posts: what is kept is new
+    # hotter sampling strays from the memorised posts (whether it still hits one
+    # depends on the CPU's rounding): whatever is kept is new
     hot = twin.generate(n=10, seed=1, temperature=2.0)
-    assert hot.posts and hot.rejected > 0
+    assert len(hot.posts) == 10
     assert not any(twin.novelty.is_copy(p) for p in hot.posts)
 
 
