@@ -35,7 +35,7 @@ def test_fused_loss_and_gradients_match_plain_cross_entropy(chunk_rows, scale):
         lambda h, w, t: F.cross_entropy(h @ w.t(), t, ignore_index=IGNORE),
         hidden, weight, targets, scale,
     )
-    for got, want in zip(fused, plain):
+    for got, want in zip(fused, plain, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
