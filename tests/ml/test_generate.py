@@ -100,6 +100,22 @@ def test_sampling_step_respects_top_k_and_top_p():
     assert set(hot.tolist()) == {0, 1, 2, 3}
 
 
+def test_inverse_cdf_draw_follows_the_distribution_and_skips_zeros():
+    from tweettwin.ml.sampler import draw
+
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.3, 0.2, 0.0])
+    rows = 4 * probs.expand(20000, -1)  # rows need not be normalised
+    got = draw(rows, torch.Generator().manual_seed(0))
+    freq = torch.bincount(got, minlength=6).double() / len(got)
+    assert freq[probs == 0].sum() == 0  # never a zero-probability (banned) token
+    assert (freq - probs.double()).abs().max() < 0.015  # 4+ standard errors at 20k draws
+    peaked = torch.zeros(3, 49152)
+    peaked[:, -1] = 1.0  # the last entry, where rounding of the running sum would land
+    assert draw(peaked, None).tolist() == [49151] * 3
+    with pytest.raises(RuntimeError, match="positive sum"):
+        draw(torch.zeros(1, 4), None)
+
+
 def gpt2_folder(model_dir, tmp_path):
     """A tiny GPT-2 (not a Llama: no lean path) with the tiny model's tokenizer."""
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel

@@ -56,7 +56,7 @@ def pick_tokens(
     logits = logits.float() / opts.temperature
     k = opts.top_k if 0 < opts.top_k < logits.shape[-1] else 0
     if not k and opts.top_p >= 1.0:  # plain sampling: no need to sort the vocabulary
-        return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
+        return draw(logits.softmax(-1), generator)
     if k:
         vals, idx = logits.topk(k, dim=-1)  # sorted, descending
     else:
@@ -67,8 +67,21 @@ def pick_tokens(
         # drop a token when the tokens before it already cover top_p (the first one always stays)
         drop = probs.cumsum(-1) - probs > opts.top_p
         probs = probs.masked_fill(drop, 0.0)
-    choice = torch.multinomial(probs, 1, generator=generator)
-    return idx.gather(-1, choice).squeeze(-1)
+    return idx.gather(-1, draw(probs, generator).unsqueeze(-1)).squeeze(-1)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One index per row of ``probs`` [B, V] (rows need not sum to 1), by inverse CDF: one
+    uniform number per row. ``torch.multinomial`` draws an exponential variate for every one of
+    the 49k vocabulary entries instead: 10 ms of a 25 ms decode step (profiled, 2 Zen 5 cores)."""
+    cdf = probs.double().cumsum(-1)  # float64: the running sum over 49k entries stays exact enough
+    total = cdf[:, -1:]
+    if not bool(((total > 0) & total.isfinite()).all()):
+        raise RuntimeError("sampling probabilities must be finite with a positive sum per row")
+    u = torch.rand(total.shape, generator=generator, dtype=cdf.dtype) * total
+    # u < total, so the index found has cdf[j] > u >= cdf[j - 1]: probs[j] > 0, never a banned token
+    u = torch.minimum(u, total.nextafter(torch.zeros_like(total)))
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1)
 
 
 # -------------------------------------------------------------------------------- lean Llama path
