@@ -2,7 +2,7 @@
 
     flock /tmp/bench.lock .venv/bin/python bench/train.py
         [--archives andreruffert,alrocar,trump-2016] [--paths auto,fp32] [--fp32]
-        [--quick] [--variant KEY=VALUE,...] [--skip-recipe]
+        [--quick] [--variant KEY=VALUE,...] [--skip-recipe] [--skip-default]
 
 For each archive (``x-archive/<handle>.zip`` from ../shared/data, or ``trump-<year>``: a seeded
 sample of that year's posts from the large corpus), prepared once, then trained by:
@@ -270,7 +270,7 @@ def bench_archive(archive: str, args, s: dict) -> list[dict]:
         if not args.skip_recipe:
             runs.append(huggingtweets(data, out, 1 if args.quick else 4, s))
         quick = {"epochs": 1.0} if args.quick else {}
-        for path in args.paths:
+        for path in [] if args.skip_default else args.paths:
             runs.append(tweettwin_run(data_dir, out, f"default [{path}]", path, quick, s))
         for v in args.variant:
             runs.append(
@@ -324,6 +324,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 epoch each on half the train posts")
     ap.add_argument("--variant", action="append", default=[], help="extra config, KEY=VALUE,...")
     ap.add_argument("--skip-recipe", action="store_true")
+    ap.add_argument("--skip-default", action="store_true", help="only the --variant runs")
     ap.add_argument("--keep", type=Path, help="copy each dataset and trained model here")
     ap.add_argument("--emulate-avx2", action="store_true", help="run as an AVX2-only CPU would")
     args = ap.parse_args()
