@@ -116,6 +116,22 @@ def test_inverse_cdf_draw_follows_the_distribution_and_skips_zeros():
         draw(torch.zeros(1, 4), None)
 
 
+def test_draw_across_vocabulary_blocks_matches_the_distribution():
+    from tweettwin.ml.sampler import DRAW_BLOCK, draw
+
+    # mass at both ends of a block, in a ragged last block, and blocks that are all zeros
+    V = 3 * DRAW_BLOCK + 17
+    probs = torch.zeros(V, dtype=torch.float64)
+    at = [0, DRAW_BLOCK - 1, DRAW_BLOCK, 3 * DRAW_BLOCK + 16]
+    probs[at] = torch.tensor([0.1, 0.4, 0.2, 0.3], dtype=torch.float64)
+    got = draw(probs.float().expand(20000, -1), torch.Generator().manual_seed(1))
+    freq = torch.bincount(got, minlength=V).double() / len(got)
+    assert set(got.unique().tolist()) == set(at)
+    assert (freq - probs).abs().max() < 0.015
+    tiny = torch.tensor([[0.0] * (DRAW_BLOCK + 5) + [1e-30]])  # the only nonzero entry
+    assert draw(tiny, None).tolist() == [DRAW_BLOCK + 5]
+
+
 def gpt2_folder(model_dir, tmp_path):
     """A tiny GPT-2 (not a Llama: no lean path) with the tiny model's tokenizer."""
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel

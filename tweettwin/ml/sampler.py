@@ -70,18 +70,39 @@ def pick_tokens(
     return idx.gather(-1, draw(probs, generator).unsqueeze(-1)).squeeze(-1)
 
 
+DRAW_BLOCK = 1024  # vocabulary entries per block of the two-level running sum in draw()
+
+
 def draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """One index per row of ``probs`` [B, V] (rows need not sum to 1), by inverse CDF: one
     uniform number per row. ``torch.multinomial`` draws an exponential variate for every one of
-    the 49k vocabulary entries instead: 10 ms of a 25 ms decode step (profiled, 2 Zen 5 cores)."""
-    cdf = probs.double().cumsum(-1)  # float64: the running sum over 49k entries stays exact enough
+    the 49k vocabulary entries instead: 10 ms of a 25 ms decode step (profiled, 2 Zen 5 cores).
+
+    The running sum is two-level: per-block sums pick the block, then a running sum inside that
+    block alone picks the entry. A float64 cumsum over all 49k entries was 6% of decoding."""
+    B, V = probs.shape
+    nb = -(-V // DRAW_BLOCK)
+    padded = F.pad(probs, (0, nb * DRAW_BLOCK - V)) if V % DRAW_BLOCK else probs
+    blocks = padded.reshape(B, nb, DRAW_BLOCK)
+    sums = blocks.sum(-1, dtype=torch.float64)  # float64: exact enough for 49k small terms
+    cdf = sums.cumsum(-1)
     total = cdf[:, -1:]
     if not bool(((total > 0) & total.isfinite()).all()):
         raise RuntimeError("sampling probabilities must be finite with a positive sum per row")
     u = torch.rand(total.shape, generator=generator, dtype=cdf.dtype) * total
-    # u < total, so the index found has cdf[j] > u >= cdf[j - 1]: probs[j] > 0, never a banned token
-    u = torch.minimum(u, total.nextafter(torch.zeros_like(total)))
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1)
+    # u < total, so the block found has cdf[b] > u >= cdf[b - 1]: a positive sum
+    u = torch.minimum(u, _below(total))
+    block = torch.searchsorted(cdf, u, right=True)  # [B, 1]
+    before = torch.where(block > 0, cdf.gather(-1, (block - 1).clamp(min=0)), 0.0)
+    inner = blocks[torch.arange(B), block[:, 0]].double().cumsum(-1)  # [B, DRAW_BLOCK]
+    # the same argument inside the block: the entry found has probs > 0, never a banned token
+    rest = torch.minimum(u - before, _below(inner[:, -1:]))
+    return block[:, 0] * DRAW_BLOCK + torch.searchsorted(inner, rest, right=True)[:, 0]
+
+
+def _below(x: torch.Tensor) -> torch.Tensor:
+    """The largest float below each (positive) entry of ``x``."""
+    return x.nextafter(torch.zeros_like(x))
 
 
 # -------------------------------------------------------------------------------- lean Llama path
