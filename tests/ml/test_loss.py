@@ -29,11 +29,17 @@ def test_fused_loss_and_gradients_match_plain_cross_entropy(chunk_rows, scale):
     hidden, weight, targets = _case()
     fused = _grads(
         lambda h, w, t: linear_cross_entropy(h, w, t, dtype=torch.float32, chunk_rows=chunk_rows),
-        hidden, weight, targets, scale,
+        hidden,
+        weight,
+        targets,
+        scale,
     )
     plain = _grads(
         lambda h, w, t: F.cross_entropy(h @ w.t(), t, ignore_index=IGNORE),
-        hidden, weight, targets, scale,
+        hidden,
+        weight,
+        targets,
+        scale,
     )
     for got, want in zip(fused, plain, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
@@ -43,11 +49,17 @@ def test_bf16_compute_stays_close_and_keeps_the_weight_dtype():
     hidden, weight, targets = _case(seed=1)
     loss, gh, gw = _grads(
         lambda h, w, t: linear_cross_entropy(h, w, t, dtype=torch.bfloat16),
-        hidden, weight, targets, 1.0,
+        hidden,
+        weight,
+        targets,
+        1.0,
     )
     want, want_gh, want_gw = _grads(
         lambda h, w, t: F.cross_entropy(h @ w.t(), t, ignore_index=IGNORE),
-        hidden, weight, targets, 1.0,
+        hidden,
+        weight,
+        targets,
+        1.0,
     )
     assert gw.dtype == weight.dtype and gh.dtype == hidden.dtype
     assert abs(loss.item() - want.item()) < 0.05 * want.item()
