@@ -9,7 +9,8 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
 (a) base: the embedded SmolLM2-135M, untuned, with the post separator set up as in training;
 (b) markovify: ``markovify.NewlineText`` (state size 2) on the training posts, sampled with its
     own overlap guard (``make_sentence()``: no 70% / 15-word overlap with the corpus) and without
-    it (``test_output=False``) for the unguarded copy rate;
+    it (``test_output=False``) for the unguarded copy rate; a second row also holds it to
+    tweettwin's copy guard, the rule the language models sample under;
 (c) huggingtweets: ``bench/train.py``'s recipe (HF Trainer, 1024-token blocks, batch 1, lr
     1.372e-4), ``--ht-epochs`` epochs (it used 4);
 (d) tweettwin default ``TrainConfig()``, capped at ``--minutes`` of training; (e) ``--variant``s.
@@ -35,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from bench.train import huggingtweets, parse_variant, prepare_dataset  # noqa: E402
 
 
-def markov_posts(train: list[str], n: int, seed: int, guard: bool) -> list[str]:
+def markov_posts(train: list[str], n: int, seed: int, guard: bool, novelty=None) -> list[str]:
+    """``n`` markovify posts; ``novelty``: also drop what tweettwin's copy guard would drop."""
     import random
 
     import markovify
@@ -45,7 +47,7 @@ def markov_posts(train: list[str], n: int, seed: int, guard: bool) -> list[str]:
     out: list[str] = []
     for _ in range(n * 20):
         text = model.make_sentence(tries=50, test_output=guard)
-        if text:
+        if text and not (novelty and novelty.is_copy(text)):
             out.append(text)
         if len(out) == n:
             break
@@ -122,23 +124,34 @@ def kept_systems(archive: str, out: Path, args) -> tuple[list[dict], object]:
             trained.append(lm_system(name, folder, data, args, sampling=sampling, temperature=t))
         sampling = sampling or trained[-1]["sampling"]
     rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
-    rows.append(markov_row([r["text"] for r in data.train], args))
+    rows += markov_rows([r["text"] for r in data.train], args)
     return rows + trained, data
 
 
-def markov_row(train: list[str], args) -> dict:
-    t = time.perf_counter()
-    guarded = markov_posts(train, args.samples, args.seed, guard=True)
-    unguarded = markov_posts(train, args.samples, args.seed, guard=False)
-    return {
-        "name": "markovify (own overlap guard)",
-        "ppl": None,
-        "guarded": guarded,
-        "unguarded": unguarded,
-        "dropped": None,
-        "train_s": 0.0,
-        "sample_s": time.perf_counter() - t,
-    }
+def markov_rows(train: list[str], args) -> list[dict]:
+    """markovify with its own overlap guard, and also held to tweettwin's copy guard (no post
+    that repeats a training post or an 8-word run of one): the same rule the twin samples under."""
+    from tweettwin.ml.novelty import NoveltyIndex
+
+    rows = []
+    index = NoveltyIndex.from_texts(train)
+    systems = [("markovify (own overlap guard)", None), ("markovify + copy guard", index)]
+    for name, novelty in systems:
+        t = time.perf_counter()
+        guarded = markov_posts(train, args.samples, args.seed, guard=True, novelty=novelty)
+        unguarded = markov_posts(train, args.samples, args.seed, guard=False)
+        rows.append(
+            {
+                "name": name,
+                "ppl": None,
+                "guarded": guarded,
+                "unguarded": unguarded,
+                "dropped": None,
+                "train_s": 0.0,
+                "sample_s": time.perf_counter() - t,
+            }
+        )
+    return rows
 
 
 def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
@@ -164,7 +177,7 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
             tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs, None, t))
     sampling = tweettwin[0]["sampling"]  # the others sample as tweettwin's default does
     rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
-    rows.append(markov_row(train, args))
+    rows += markov_rows(train, args)
     if not args.skip_recipe:
         print("training the huggingtweets recipe...", flush=True)
         ht = huggingtweets(data, out, args.ht_epochs, {})

@@ -36,7 +36,7 @@ def parse_setting(text: str) -> dict:
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
         out[key.strip()] = (
-            int(value) if key.strip() in ("top_k", "max_new_tokens") else float(value)
+            int(value) if key.strip() in ("top_k", "max_new_tokens", "warm_up") else float(value)
         )
     return out
 
