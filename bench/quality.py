@@ -134,12 +134,12 @@ def markov_rows(train: list[str], args) -> list[dict]:
     from tweettwin.ml.novelty import NoveltyIndex
 
     rows = []
+    unguarded = markov_posts(train, args.samples, args.seed, guard=False)  # the same for both
     index = NoveltyIndex.from_texts(train)
     systems = [("markovify (own overlap guard)", None), ("markovify + copy guard", index)]
     for name, novelty in systems:
         t = time.perf_counter()
         guarded = markov_posts(train, args.samples, args.seed, guard=True, novelty=novelty)
-        unguarded = markov_posts(train, args.samples, args.seed, guard=False)
         rows.append(
             {
                 "name": name,
