@@ -3,9 +3,11 @@
     flock /tmp/bench.lock .venv/bin/python bench/train.py
         [--archives andreruffert,alrocar,trump-2016] [--paths auto,fp32] [--fp32]
         [--quick] [--variant KEY=VALUE,...] [--skip-recipe] [--skip-default]
+        [--emulate-avx2] [--trump-posts 1200] [--keep DIR]
 
 For each archive (``x-archive/<handle>.zip`` from ../shared/data, or ``trump-<year>``: a seeded
-sample of that year's posts from the large corpus), prepared once, then trained by:
+sample of ``--trump-posts`` of that year's posts from the large corpus, before cleaning),
+prepared once, then trained by:
 
 (a) huggingtweets: HF Trainer, full fine-tune, fp32, batch 1, 1024-token blocks, lr 1.372e-4,
     cosine, no warm-up, 4 shuffled epochs packed into one text (``--quick``: 1 epoch).
@@ -68,7 +70,7 @@ def matmul_peak(dtype, reps: int = 5) -> float:
     return best
 
 
-def archive_source(name: str, tmp: Path) -> Path:
+def archive_source(name: str, tmp: Path, trump_posts: int = TRUMP_SAMPLE) -> Path:
     if name.startswith("trump-"):
         year = name.split("-", 1)[1]
         src = SHARED / "large" / "trump-tta-2009-2017" / f"{year}.json"
@@ -77,7 +79,7 @@ def archive_source(name: str, tmp: Path) -> Path:
         items = json.loads(src.read_text(encoding="utf-8"))
         random.Random(0).shuffle(items)
         out = tmp / f"{name}.json"  # the file name becomes the dataset's handle
-        out.write_text(json.dumps(items[:TRUMP_SAMPLE]), encoding="utf-8")
+        out.write_text(json.dumps(items[:trump_posts]), encoding="utf-8")
         return out
     src = SHARED / "x-archive" / f"{name}.zip"
     if not src.exists():
@@ -85,10 +87,12 @@ def archive_source(name: str, tmp: Path) -> Path:
     return src
 
 
-def prepare_dataset(archive: str, out: Path, fraction: float) -> tuple[Path, float]:
+def prepare_dataset(
+    archive: str, out: Path, fraction: float, trump_posts: int = TRUMP_SAMPLE
+) -> tuple[Path, float]:
     from tweettwin.ingest.prepare import prepare
 
-    src = archive_source(archive, out)
+    src = archive_source(archive, out, trump_posts)
     start = time.perf_counter()
     data = prepare([src], out / "data").output
     seconds = time.perf_counter() - start
@@ -259,7 +263,9 @@ def bench_archive(archive: str, args, s: dict) -> list[dict]:
 
     with tempfile.TemporaryDirectory(prefix="tweettwin-bench-") as tmp:
         out = Path(tmp)
-        data_dir, prep_s = prepare_dataset(archive, out, 0.5 if args.quick else 1.0)
+        data_dir, prep_s = prepare_dataset(
+            archive, out, 0.5 if args.quick else 1.0, args.trump_posts
+        )
         data = read_dataset(data_dir)
         print(
             f"\n== {archive}: {len(data.train)} train / {len(data.validation)} validation posts "
@@ -327,6 +333,9 @@ def main() -> None:
     ap.add_argument("--skip-default", action="store_true", help="only the --variant runs")
     ap.add_argument("--keep", type=Path, help="copy each dataset and trained model here")
     ap.add_argument("--emulate-avx2", action="store_true", help="run as an AVX2-only CPU would")
+    ap.add_argument(
+        "--trump-posts", type=int, default=TRUMP_SAMPLE, help="posts drawn for a trump-YEAR archive"
+    )
     args = ap.parse_args()
     args.paths = ["fp32"] if args.fp32 else args.paths.split(",")
     for v in args.variant:
