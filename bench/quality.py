@@ -260,6 +260,13 @@ def print_tables(archive: str, rows, emb: dict, args) -> None:
         f"{'real held-out posts':<34} {'':>7} {'':>6} {'':>7} {'':>7} {'':>6} {'':>6} {'':>8}"
         f" {'':>5} {real['distinct_2']:6.3f} {real['self_bleu']:6.3f}"
     )
+    ref = rows[0]["scores"]["distribution"]["reference"]
+    if ref:  # the person's own posts scored like a system: the floor at this sample size
+        name = f"real training posts ({ref['posts']})"
+        print(
+            f"{name:<34} {'':>7} {'':>6} {'':>7} {ref['frechet_distance']:7.4f} "
+            f"{ref['classifier_auc']:6.3f}"
+        )
     print("\nembedding-only AUC per system (higher = separates real from generated better):")
     print(f"{'embedding':<12}" + "".join(f" {r['name'][:16]:>16}" for r in rows) + "   seconds")
     for name, values in emb.items():

@@ -235,3 +235,13 @@ def test_eval_json_adds_a_section_and_model_index_metrics(tmp_path):
     metrics = {m["type"]: m["value"] for m in result["metrics"]}
     assert metrics["roc_auc"] == 0.71 and metrics["copy_rate_unguarded"] == 0.035
     assert metrics["perplexity"] == 24.53  # the training metrics stay
+    assert "own training posts score" not in text  # an eval.json from before the reference
+
+    scores["distribution"] = {"reference": {"classifier_auc": 0.58, "frechet_distance": 0.0251}}
+    (model / "eval.json").write_text(json.dumps(scores))
+    text = card.render_card(model)
+    assert (
+        "71% of the time (50% = indistinguishable); the person's own training posts score 58%"
+        in text
+    )
+    assert "the person's own training posts: 0.0251" in text

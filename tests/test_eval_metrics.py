@@ -83,6 +83,21 @@ def test_same_posts_are_indistinguishable(real_vs_real):
     assert dist["frechet_distance"] < 2 * dist["frechet_distance_real_halves"] + 0.01
 
 
+def test_the_reference_is_the_persons_own_posts_scored_the_same_way(real_vs_real):
+    ref = real_vs_real["distribution"]["reference"]
+    assert ref["posts"] == 150 and ref["source"] == "training posts"
+    assert 0.35 < ref["classifier_auc"] < 0.65  # same kind of posts: a floor near 0.5
+    fake = score_posts(posts(150, 1), gibberish(150, 2), posts(300, 3), embed_wordllama)
+    assert fake["distribution"]["reference"] == ref  # it scores the real posts, not the samples
+    assert fake["distribution"]["frechet_distance"] > 5 * ref["frechet_distance"]
+    few = score_posts(posts(150, 1), posts(50, 2), posts(30, 3), embed_wordllama)
+    assert few["distribution"]["reference"]["posts"] == 30  # as many as there are
+    assert (
+        score_posts(posts(150, 1), posts(50, 2), [], embed_wordllama)["distribution"]["reference"]
+        is None
+    )
+
+
 def test_random_text_is_told_apart():
     scores = score_posts(posts(150, 1), gibberish(150, 2), posts(300, 3), embed_wordllama)
     assert scores["distribution"]["classifier_auc"] > 0.95
@@ -154,6 +169,8 @@ def test_report_is_self_contained(real_vs_real):
     assert "rescores the saved model in fp32: 20.00 (training scored under bf16 autocast" in page
     assert "Length in words: real posts have a median of" in page
     assert "the classifier reaches" in page and "posts users get" in page
+    assert "150 of the person&#x27;s own training posts score" in page  # the AUC's floor
+    assert "150 of the person&#x27;s own training posts are" in page  # and FD's
     assert "3 s (held-out loss 1 s, sampling 1 s, scoring 0 s)." in page
     assert "align-items:flex-start" in page and "Noto Color Emoji" in page
 
@@ -185,7 +202,7 @@ def test_style_readings_name_the_biggest_gaps():
 def test_frechet_reading_says_when_it_is_below_the_noise_floor():
     from tweettwin.evaluate.report import readings
 
-    def fd_text(fd, floor):
+    def fd_text(fd, floor, ref=None):
         r = {
             "classifier_auc": 0.8,
             "distinct_2": 0.8,
@@ -195,13 +212,23 @@ def test_frechet_reading_says_when_it_is_below_the_noise_floor():
             "samples": 200,
             "validation_posts": 117,
             "embedding": "minilm",
-            "distribution": {"frechet_distance": fd, "frechet_distance_real_halves": floor},
+            "distribution": {
+                "frechet_distance": fd,
+                "frechet_distance_real_halves": floor,
+                "reference": ref,
+            },
             "diversity": {"real": {"distinct_2": 0.9, "self_bleu": 0.2}},
         }
         return dict((k, v) for k, _, v in readings(r))["Fréchet distance"]
 
     assert "(58 each)" in fd_text(0.69, 0.86) and "cannot tell the two apart" in fd_text(0.69, 0.86)
-    assert "2.0× that far" in fd_text(1.2, 0.6)
+    assert "2.00× that far" in fd_text(1.2, 0.6)
+    ref = {"posts": 200, "classifier_auc": 0.58, "frechet_distance": 0.5}
+    assert "200 of the person's own training posts are 0.5000 from the held-out ones" in fd_text(
+        0.64, 0.86, ref
+    )
+    assert "1.28× that far" in fd_text(0.64, 0.86, ref)  # against the reference, not the halves
+    assert "cannot tell the two apart" in fd_text(0.49, 0.86, ref)
 
 
 def test_report_examples_are_a_seeded_spread_not_the_first_finishers():

@@ -20,7 +20,11 @@ def eval_summary(evaluation: Mapping | None) -> dict | None:
     if not evaluation or "classifier_auc" not in evaluation:
         return None
     auc = float(evaluation["classifier_auc"])
+    ref = (evaluation.get("distribution") or {}).get("reference") or {}
     return {
+        # the same scores for the person's own training posts: the floor at this sample size
+        "ref_auc_words": f"{float(ref['classifier_auc']):.0%}" if ref else None,
+        "ref_frechet": f"{float(ref['frechet_distance']):.4f}" if ref else None,
         "samples": evaluation.get("samples"),
         "validation_posts": evaluation.get("validation_posts"),
         "embedding": evaluation.get("embedding"),

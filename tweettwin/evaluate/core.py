@@ -129,6 +129,9 @@ def score_posts(
             metrics.frechet_distance(vec_real[order[:half]], vec_real[order[half:]]), 4
         ),
     }
+    distribution["reference"] = _reference(
+        real, vec_real, sty_real, train_texts, len(generated), embed, seed
+    )
     reference = [real[i] for i in rng.permutation(len(real))[: len(generated)]]
     checker = metrics.CopyChecker(train_texts)
     memo = {"guarded": checker.summary(generated)}
@@ -142,6 +145,30 @@ def score_posts(
             "real": _diversity(reference),
         },
         "memorization": memo,
+    }
+
+
+def _reference(real, vec_real, sty_real, train_texts, n: int, embed, seed: int) -> dict | None:
+    """The same scores for ``n`` of the person's own training posts: what a perfect twin would
+    get against these held-out posts at this sample size (neither score reaches 0.5 / 0 on a
+    few hundred posts, so a bare number reads worse than it is)."""
+    import numpy as np
+
+    if len(train_texts) < 2 or n < 2:
+        return None
+    rng = np.random.default_rng(seed + 1)
+    pick = [train_texts[i] for i in rng.permutation(len(train_texts))[:n]]
+    vec = np.asarray(embed(pick))
+    auc = metrics.classifier_auc(
+        np.hstack([vec_real, sty_real]),
+        np.hstack([vec, np.asarray(style.feature_rows(pick))]),
+        seed=seed,
+    )["auc"]
+    return {
+        "source": "training posts",
+        "posts": len(pick),
+        "classifier_auc": auc,
+        "frechet_distance": round(metrics.frechet_distance(vec_real, vec), 4),
     }
 
 

@@ -100,12 +100,19 @@ def readings(r: Mapping) -> list[tuple[str, str, str]]:
         )
         out.append(("Perplexity", f"{ppl:,.2f}", f"held-out posts, lower is better{gain}"))
     auc = r["classifier_auc"]
+    ref = r["distribution"].get("reference")
+    floor = (
+        f"; {ref['posts']} of the person's own training posts score {ref['classifier_auc']:.0%} "
+        "(what the person themself would score at this sample size)"
+        if ref
+        else ""
+    )
     out.append(
         (
             "Classifier AUC",
             f"{auc:.3f}",
             f"shown one real and one generated post, a classifier picks the generated one "
-            f"{auc:.0%} of the time (50% = it cannot tell them apart)",
+            f"{auc:.0%} of the time (50% = it cannot tell them apart){floor}",
         )
     )
     out.append(("Fréchet distance", f"{r['distribution']['frechet_distance']:.4f}", _frechet(r)))
@@ -141,18 +148,24 @@ def readings(r: Mapping) -> list[tuple[str, str, str]]:
 
 def _frechet(r: Mapping) -> str:
     dist = r["distribution"]
-    fd, floor = dist["frechet_distance"], dist["frechet_distance_real_halves"]
-    halves = r["validation_posts"] // 2
-    text = (
-        f"between real and generated post embeddings ({r['embedding']}), lower is closer; "
-        f"two random halves of the real posts ({halves} each) are {floor:.4f} apart"
-    )
+    fd, ref = dist["frechet_distance"], dist.get("reference")
+    text = f"between real and generated post embeddings ({r['embedding']}), lower is closer; "
+    if ref:  # like for like: as many real posts as generated ones, against the same held-out
+        floor = ref["frechet_distance"]
+        text += (
+            f"{ref['posts']} of the person's own training posts are {floor:.4f} from the "
+            "held-out ones"
+        )
+    else:
+        floor = dist["frechet_distance_real_halves"]
+        halves = r["validation_posts"] // 2
+        text += f"two random halves of the real posts ({halves} each) are {floor:.4f} apart"
     if fd <= floor:
         return text + (
             ": at this sample size the distance cannot tell the two apart, read the "
             "classifier instead"
         )
-    return text + f", so the generated posts sit {fd / floor:.1f}× that far from the real ones"
+    return text + f", so the generated posts sit {fd / floor:.2f}× that far from the real ones"
 
 
 def style_readings(st: Mapping) -> list[str]:
