@@ -149,9 +149,9 @@ def score_posts(
 
 
 def _reference(real, vec_real, sty_real, train_texts, n: int, embed, seed: int) -> dict | None:
-    """The same scores for ``n`` of the person's own training posts: what a perfect twin would
-    get against these held-out posts at this sample size (neither score reaches 0.5 / 0 on a
-    few hundred posts, so a bare number reads worse than it is)."""
+    """The same scores for ``n`` of the person's own training posts against these held-out
+    posts: what the person themself scores at this sample size (neither score reaches 0.5 / 0
+    on a few hundred posts, so a bare number reads worse than it is)."""
     import numpy as np
 
     if len(train_texts) < 2 or n < 2:
