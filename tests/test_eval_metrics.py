@@ -96,6 +96,8 @@ def test_the_reference_is_the_persons_own_posts_scored_the_same_way(real_vs_real
         score_posts(posts(150, 1), posts(50, 2), [], embed_wordllama)["distribution"]["reference"]
         is None
     )
+    off = score_posts(posts(150, 1), posts(50, 2), posts(30, 3), embed_wordllama, reference=False)
+    assert off["distribution"]["reference"] is None
 
 
 def test_random_text_is_told_apart():

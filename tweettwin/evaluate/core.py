@@ -104,9 +104,12 @@ def score_posts(
     *,
     unguarded: Sequence[str] | None = None,
     seed: int = 0,
+    reference: bool = True,
 ) -> dict:
     """Style, distribution, diversity and memorization scores of ``generated`` against ``real``
-    (held-out posts); ``unguarded`` are samples drawn with the copy guard off."""
+    (held-out posts); ``unguarded`` are samples drawn with the copy guard off. ``reference``:
+    also score as many training posts the same way (``distribution.reference``; one embedding
+    pass more)."""
     import numpy as np
 
     vec_real, vec_gen = np.asarray(embed(list(real))), np.asarray(embed(list(generated)))
@@ -129,8 +132,10 @@ def score_posts(
             metrics.frechet_distance(vec_real[order[:half]], vec_real[order[half:]]), 4
         ),
     }
-    distribution["reference"] = _reference(
-        real, vec_real, sty_real, train_texts, len(generated), embed, seed
+    distribution["reference"] = (
+        _reference(real, vec_real, sty_real, train_texts, len(generated), embed, seed)
+        if reference
+        else None
     )
     reference = [real[i] for i in rng.permutation(len(real))[: len(generated)]]
     checker = metrics.CopyChecker(train_texts)
