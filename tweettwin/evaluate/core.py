@@ -137,7 +137,7 @@ def score_posts(
         if reference
         else None
     )
-    reference = [real[i] for i in rng.permutation(len(real))[: len(generated)]]
+    real_sample = [real[i] for i in rng.permutation(len(real))[: len(generated)]]
     checker = metrics.CopyChecker(train_texts)
     memo = {"guarded": checker.summary(generated)}
     if unguarded is not None:
@@ -147,7 +147,7 @@ def score_posts(
         "distribution": distribution,
         "diversity": {
             "generated": _diversity(generated),
-            "real": _diversity(reference),
+            "real": _diversity(real_sample),
         },
         "memorization": memo,
     }
