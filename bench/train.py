@@ -3,7 +3,7 @@
     flock /tmp/bench.lock .venv/bin/python bench/train.py
         [--archives andreruffert,alrocar,trump-2016] [--paths auto,fp32] [--fp32]
         [--quick] [--variant KEY=VALUE,...] [--skip-recipe] [--skip-default]
-        [--emulate-avx2] [--trump-posts 1200] [--keep DIR]
+        [--emulate-avx2] [--trump-posts 1200] [--keep DIR] [--recipe-keeps-memory]
 
 For each archive (``x-archive/<handle>.zip`` from ../shared/data, or ``trump-<year>``: a seeded
 sample of ``--trump-posts`` of that year's posts from the large corpus, before cleaning),
@@ -21,6 +21,8 @@ peaks (measured before and after the runs; the higher one is used, so a busy mom
 inflate MFU), then one row per archive and run with the wall-time ratio to the recipe and MFU:
 the FLOPs the recipe really needs (frozen layers: forward only; frozen head: no weight gradient)
 per second of training steps, against the peak of the dtype that run computed in.
+The recipe runs with glibc's malloc settings, as in its own process; tweettwin's runs keep freed
+memory for reuse (ml/memory.py); ``--recipe-keeps-memory`` gives the recipe that too.
 "archive->model" adds prepare's time to the run's wall time (loading, evaluations and saving
 included). Absolute speeds on a shared machine drift; compare ratios from one run.
 """
@@ -155,13 +157,16 @@ def flops_per_token(s: dict, block: int, trained_layers: int, head_grad: bool, l
     return forward + backward
 
 
-def huggingtweets(data, out: Path, epochs: int, s: dict) -> dict:
+def huggingtweets(data, out: Path, epochs: int, s: dict, keep_memory: bool = False) -> dict:
     """The huggingtweets recipe with HF Trainer (as it did), on the same base and separator."""
     from transformers import Trainer, TrainingArguments
 
+    from tweettwin.ml import memory
     from tweettwin.ml.base_model import load_base
 
     model, tok, _ = load_base("embedded")
+    if not keep_memory:
+        memory.restore_defaults()  # load_base tuned malloc; the recipe's own process would not
     sep = tok.eos_token_id
     ids = tok([r["text"] for r in data.train], add_special_tokens=False)["input_ids"]
     stream, rng = [], random.Random(0)
@@ -274,7 +279,8 @@ def bench_archive(archive: str, args, s: dict) -> list[dict]:
         )
         runs = []
         if not args.skip_recipe:
-            runs.append(huggingtweets(data, out, 1 if args.quick else 4, s))
+            epochs = 1 if args.quick else 4
+            runs.append(huggingtweets(data, out, epochs, s, args.recipe_keeps_memory))
         quick = {"epochs": 1.0} if args.quick else {}
         for path in [] if args.skip_default else args.paths:
             runs.append(tweettwin_run(data_dir, out, f"default [{path}]", path, quick, s))
@@ -333,6 +339,11 @@ def main() -> None:
     ap.add_argument("--skip-default", action="store_true", help="only the --variant runs")
     ap.add_argument("--keep", type=Path, help="copy each dataset and trained model here")
     ap.add_argument("--emulate-avx2", action="store_true", help="run as an AVX2-only CPU would")
+    ap.add_argument(
+        "--recipe-keeps-memory",
+        action="store_true",
+        help="give the recipe tweettwin's malloc setting too (ml/memory.py; default: glibc's)",
+    )
     ap.add_argument(
         "--trump-posts", type=int, default=TRUMP_SAMPLE, help="posts drawn for a trump-YEAR archive"
     )

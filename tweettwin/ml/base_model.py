@@ -18,6 +18,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from tweettwin.errors import ModelError
 from tweettwin.ml import embedded
+from tweettwin.ml.memory import keep_freed_memory
 from tweettwin.model_folder import weights_hash
 from tweettwin.paths import public_path
 from tweettwin.weights import check_folder_weights
@@ -104,6 +105,7 @@ def load_base(name: str, dtype: torch.dtype = torch.float32):
             f"{name} is an encoder-decoder model; tweettwin needs a causal (decoder-only) LM"
         )
     check_folder_weights(folder)  # a truncated file: one line, not a loader traceback
+    keep_freed_memory()  # training and scoring steps reuse their pages (ml/memory.py)
     weights = weights_hash(folder, cache=source == EMBEDDED)
     try:
         model = AutoModelForCausalLM.from_pretrained(

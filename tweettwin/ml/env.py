@@ -8,6 +8,8 @@ from importlib import metadata
 
 import torch
 
+from tweettwin.ml import memory
+
 
 def cpu_flags() -> set[str]:
     try:
@@ -56,6 +58,7 @@ def hardware(device: torch.device, num_processes: int = 1) -> dict:
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "native_bf16": native_bf16(device),
+        "malloc": memory.describe(),
         "num_processes": num_processes,
     }
     if device.type == "cuda":

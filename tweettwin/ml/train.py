@@ -4,7 +4,8 @@
 
 Recipe (see bench/train.py for the measurements behind the defaults): posts packed into fixed
 blocks, fp32 master weights under bf16 autocast where bf16 was measured fast (ml/precision.py),
-the embeddings and the lower layers frozen so the backward pass stops early, fused AdamW, cosine
+a full fine-tune by default (optionally the embeddings and lower layers frozen so the backward
+pass stops early), fused AdamW, freed memory kept for reuse (ml/memory.py), cosine
 schedule with warm-up, a loss that never materialises the full-vocabulary logits (ml/loss.py),
 validation before training and a few times per epoch, best weights kept, early stopping.
 ``accelerate`` makes the same loop run as DDP under ``accelerate launch``.

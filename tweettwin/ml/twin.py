@@ -38,6 +38,7 @@ from tweettwin.generate_options import (
     resolve_options,
 )
 from tweettwin.ml.chain import post_steps, run_length
+from tweettwin.ml.memory import keep_freed_memory
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
 from tweettwin.ml.post_start import whitespace_led_ids
@@ -140,6 +141,7 @@ class Twin:
         from tweettwin.weights import check_folder_weights
 
         check_folder_weights(path)  # a truncated file: one line, not a loader traceback
+        keep_freed_memory()  # sampling batches reuse their pages (ml/memory.py)
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=plan.dtype, trust_remote_code=False, use_safetensors=True
