@@ -21,8 +21,8 @@ peaks (measured before and after the runs; the higher one is used, so a busy mom
 inflate MFU), then one row per archive and run with the wall-time ratio to the recipe and MFU:
 the FLOPs the recipe really needs (frozen layers: forward only; frozen head: no weight gradient)
 per second of training steps, against the peak of the dtype that run computed in.
-The recipe runs with glibc's malloc settings, as in its own process; tweettwin's runs keep freed
-memory for reuse (ml/memory.py); ``--recipe-keeps-memory`` gives the recipe that too.
+The recipe runs in a fresh process with glibc's malloc settings, as on its own; tweettwin's runs
+keep freed memory for reuse (ml/memory.py); ``--recipe-keeps-memory`` gives the recipe that too.
 "archive->model" adds prepare's time to the run's wall time (loading, evaluations and saving
 included). Absolute speeds on a shared machine drift; compare ratios from one run.
 """
@@ -157,16 +157,30 @@ def flops_per_token(s: dict, block: int, trained_layers: int, head_grad: bool, l
     return forward + backward
 
 
-def huggingtweets(data, out: Path, epochs: int, s: dict, keep_memory: bool = False) -> dict:
+def recipe_process(data_dir: Path, out: Path, epochs: int, s: dict, keep_memory: bool) -> dict:
+    """``huggingtweets`` in a fresh process, as it runs on its own: glibc's malloc settings, not
+    the ones tweettwin's model loads set for the rest of this process (ml/memory.py)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_recipe_child, (data_dir, out, epochs, s, keep_memory))
+
+
+def _recipe_child(data_dir, out, epochs, s, keep_memory) -> dict:
+    from tweettwin.ml.data import read_dataset
+
+    if not keep_memory:
+        os.environ["TWEETTWIN_MALLOC"] = "default"  # load_base leaves malloc alone
+    return huggingtweets(read_dataset(data_dir), out, epochs, s)
+
+
+def huggingtweets(data, out: Path, epochs: int, s: dict) -> dict:
     """The huggingtweets recipe with HF Trainer (as it did), on the same base and separator."""
     from transformers import Trainer, TrainingArguments
 
-    from tweettwin.ml import memory
     from tweettwin.ml.base_model import load_base
 
     model, tok, _ = load_base("embedded")
-    if not keep_memory:
-        memory.restore_defaults()  # load_base tuned malloc; the recipe's own process would not
     sep = tok.eos_token_id
     ids = tok([r["text"] for r in data.train], add_special_tokens=False)["input_ids"]
     stream, rng = [], random.Random(0)
@@ -280,7 +294,7 @@ def bench_archive(archive: str, args, s: dict) -> list[dict]:
         runs = []
         if not args.skip_recipe:
             epochs = 1 if args.quick else 4
-            runs.append(huggingtweets(data, out, epochs, s, args.recipe_keeps_memory))
+            runs.append(recipe_process(data_dir, out, epochs, s, args.recipe_keeps_memory))
         quick = {"epochs": 1.0} if args.quick else {}
         for path in [] if args.skip_default else args.paths:
             runs.append(tweettwin_run(data_dir, out, f"default [{path}]", path, quick, s))

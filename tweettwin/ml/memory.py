@@ -21,9 +21,7 @@ import sys
 
 OPT_OUT = "TWEETTWIN_MALLOC"
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
-_M_MMAP_THRESHOLD = -3
 _M_MMAP_MAX = -4
-GLIBC_DEFAULTS = {_M_MMAP_MAX: 65536, _M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_THRESHOLD: 128 * 1024}
 TRIM_THRESHOLD = 1 << 30  # give memory back only when 1 GiB lies free at the top of the heap
 
 _applied: bool | None = None  # None: not tried yet in this process
@@ -60,19 +58,6 @@ def _mallopt():
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return mallopt
-
-
-def restore_defaults() -> None:
-    """Back to glibc's settings (its mmap threshold then stays fixed at the initial 128 KiB
-    instead of adapting), for benchmarks of tools that leave malloc alone. The next model load
-    applies tweettwin's setting again."""
-    global _applied
-    if _applied:
-        mallopt = _mallopt()
-        for param, value in GLIBC_DEFAULTS.items():
-            mallopt(param, value)
-        ctypes.CDLL(None).malloc_trim(0)
-    _applied = None
 
 
 def describe() -> str:
