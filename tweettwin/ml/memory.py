@@ -4,9 +4,10 @@ glibc's malloc serves large blocks (activations, the fused loss's 512 x 49k logi
 the weights) with fresh ``mmap`` calls and unmaps them on free, so every training step and every
 batch of sampling faults in and zeroes the same few hundred MB again: ~110k page faults per
 training step. Turning ``mmap`` off for allocations and raising the trim threshold keeps those
-pages mapped for reuse. Measured on 2 AMD Zen 5 cores, one process, interleaved (median of 8 steps
-of 2 x 256 tokens): fp32 with kernels limited to AVX2 143 -> 178 tok/s, native bf16 241 -> 443
-tok/s. The cost is that the process keeps its peak memory until it exits (+5% peak RSS measured).
+pages mapped for reuse: a training step of 2 x 256 tokens in fp32 with kernels limited to AVX2
+(2 AMD Zen 5 cores, a fresh process per setting, median of 4) went from 146-158 to 172-175 tok/s,
+page faults over the run from 2.5M to 0.9M (README, Training, for whole runs). The cost is that
+the process keeps its peak memory until it exits (+5% peak RSS measured).
 
 Process-wide and glibc-only (Linux); a no-op elsewhere, when ``TWEETTWIN_MALLOC=default``, or
 when the user already tunes malloc (``MALLOC_*_`` variables or ``GLIBC_TUNABLES``).
