@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.train import huggingtweets, parse_variant, prepare_dataset  # noqa: E402
+from bench.train import parse_variant, prepare_dataset, recipe_process, shapes  # noqa: E402
 
 
 def markov_posts(train: list[str], n: int, seed: int, guard: bool, novelty=None) -> list[str]:
@@ -180,7 +180,8 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
     rows += markov_rows(train, args)
     if not args.skip_recipe:
         print("training the huggingtweets recipe...", flush=True)
-        ht = huggingtweets(data, out, args.ht_epochs, {})
+        # bench/train.py's way: its own process, glibc's malloc settings, FLOPs counted
+        ht = recipe_process(Path(data.path), out, args.ht_epochs, shapes(), keep_memory=False)
         name = f"huggingtweets ({args.ht_epochs} ep)"
         rows.append(lm_system(name, ht["model_dir"], data, args, ht["wall_s"]))
     rows.extend(tweettwin)
