@@ -91,3 +91,17 @@ def test_twin_load_computes_in_the_chosen_dtype(fake_machine, tiny_model_dir):
     assert twin.sampler.lean.dtype == torch.float32
     fake_machine(AMX, key="machine-b")
     assert Twin.load(tiny_model_dir, quantize=False).sampler.lean.dtype == torch.bfloat16
+
+
+def test_cpu_name_carries_family_and_model(tmp_path):
+    """VMs name every EPYC generation "AMD EPYC": the record and the cache key need the family
+    and model (Zen 2 is family 23) to tell the CPU classes apart."""
+    from tweettwin.ml.env import cpu_model
+
+    block = "processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: {f}\nmodel\t\t: 49\n"
+    block += "model name\t: AMD EPYC\nflags\t\t: fpu avx2\n\n"
+    info = tmp_path / "cpuinfo"
+    info.write_text(block.format(n=0, f=23) + block.format(n=1, f=99), encoding="utf-8")
+    assert cpu_model(str(info)) == "AMD EPYC (family 23 model 49)"
+    info.write_text("processor\t: 0\nmodel name\t: Some ARM core\n", encoding="utf-8")
+    assert cpu_model(str(info)) == "Some ARM core"

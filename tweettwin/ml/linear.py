@@ -14,7 +14,8 @@ rows through all 211 matrices): torch's weight-only int8 (``_weight_int8pack_mm`
 bf16 activations, seconds with fp32 ones) and int4 (``_weight_int4pack_mm_for_cpu``: 13 ms) lose
 to packed bf16 (11 ms) and fp16 weights (13 ms; 17 ms against dense fp32's 62 ms under AVX2);
 fbgemm's dynamic int8 (7.6 ms) quantizes the activations too and raised held-out perplexity by
-~170%.
+~170%. On a real AVX2 CPU (Zen 2, ``bench/int8.py``) int4 is slower still than fp16 weights, and
+int8 stays far from exact even with SmoothQuant's per-channel scales (README, *Sampling speed*).
 """
 
 from __future__ import annotations
