@@ -1,13 +1,14 @@
 """Keep freed memory in the process instead of handing it back to the OS after every step.
 
 glibc's malloc serves large blocks (activations, the fused loss's 512 x 49k logits, bf16 copies of
-the weights) with fresh ``mmap`` calls and unmaps them on free, so every training step faults in and zeroes
-the same few hundred MB again: ~110k page faults per step (sampling allocates far less: 10 x 60
-tokens took 0.94 s with and without this in native bf16). Turning ``mmap`` off for allocations and raising the trim threshold keeps those
-pages mapped for reuse: a training step of 2 x 256 tokens in fp32 with kernels limited to AVX2
-(2 AMD Zen 5 cores, a fresh process per setting, median of 4) went from 146-158 to 172-175 tok/s,
-page faults over the run from 2.5M to 0.9M (README, Training, for whole runs). The cost is that
-the process keeps its peak memory until it exits (+5% peak RSS measured).
+the weights) with fresh ``mmap`` calls and unmaps them on free, so every training step faults
+in and zeroes the same few hundred MB again: ~110k page faults per step (sampling allocates far
+less: 10 x 60 tokens took 0.94 s with and without this in native bf16). Turning ``mmap`` off for
+allocations and raising the trim threshold keeps those pages mapped for reuse: a training step
+of 2 x 256 tokens in fp32 with kernels limited to AVX2 (2 AMD Zen 5 cores, a fresh process per
+setting, median of 4) went from 146-158 to 172-175 tok/s, page faults over the run from 2.5M to
+0.9M (README, Training, for whole runs). The cost is that the process keeps its peak memory until
+it exits (+5% peak RSS measured).
 
 Process-wide and glibc-only (Linux); a no-op elsewhere, when ``TWEETTWIN_MALLOC=default``, or
 when the user already tunes malloc (``MALLOC_*_`` variables or ``GLIBC_TUNABLES``).
