@@ -1,11 +1,14 @@
 """Step throughput at the model's shapes, fp32: the huggingtweets step vs tweettwin's steps.
 
     flock /tmp/bench.lock .venv/bin/python bench/train_steps.py [--emulate-avx2] [--rounds 2]
+                                                                [--compile]
 
 Interleaves one optimizer step of each recipe per round (so a busy neighbour slows them alike),
 measures the fp32 matmul peak before and after each round and reports tokens/s and MFU (FLOPs the
 step really needs, bench/train.py's count, against the highest peak seen). A quick check of the
-fp32 path on either CPU class; bench/train.py does the full archive comparison.
+fp32 path on either CPU class; bench/train.py does the full archive comparison. ``--compile``
+adds tweettwin's default step under ``torch.compile`` (``train --compile``) and prints how long
+its first step took (compiling; Inductor's cache makes a second process faster).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--emulate-avx2", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="add the default step compiled")
     args = ap.parse_args()
     torch.manual_seed(0)
     model, _, _ = load_base("embedded")
@@ -45,7 +49,11 @@ def main() -> None:
     }
     opt = torch.optim.AdamW(list(model.parameters()), lr=1e-6, fused=True)  # state made once
 
-    def step(freeze_lower: float, rows: int, seq: int, hf_loss: bool, embed=True) -> int:
+    compiled = {}
+
+    def step(
+        freeze_lower: float, rows: int, seq: int, hf_loss: bool, embed=True, compile=False
+    ) -> int:
         for p in model.parameters():
             p.requires_grad_(True)
         for layer in layers[: int(freeze_lower * len(layers))]:
@@ -54,6 +62,10 @@ def main() -> None:
         x = torch.randint(0, s["vocab"], (rows, seq))
         if hf_loss:
             loss = model(input_ids=x, labels=x).loss
+        elif compile:
+            if not compiled:
+                compiled["net"] = torch.compile(PostLM(model, dtype=torch.float32))
+            loss = compiled["net"](x, labels=x)
         else:
             loss = PostLM(model, dtype=torch.float32, detach_inputs=freeze_lower > 0)(x, labels=x)
         loss.backward()
@@ -77,13 +89,21 @@ def main() -> None:
             flops_per_token(s, 256, n, False),
         ),
     }
+    if args.compile:
+        configs["tweettwin full (2 x 256), torch.compile"] = (
+            (0.0, 2, 256, False, True, True),
+            flops_per_token(s, 256, n, True),
+        )
     peaks = [matmul_peak(torch.float32)]
     print(
         f"capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads",
         flush=True,
     )
-    for spec, _ in configs.values():  # warm-up: kernels, allocator, optimizer state
+    for name, (spec, _) in configs.items():  # warm-up: kernels, allocator, optimizer state
+        start = time.perf_counter()
         step(*spec)
+        if "compile" in name:
+            print(f"first compiled step (compiling): {time.perf_counter() - start:.0f} s")
     best: dict[str, float] = {}
     for _ in range(args.rounds):
         for name, (spec, _) in configs.items():
