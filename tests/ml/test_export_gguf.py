@@ -171,17 +171,29 @@ def test_f16_greedy_tokens_identical_to_hf(exported, hf16, runtime):
     model, tok = hf16
     sep = tok.convert_tokens_to_ids(SEPARATOR)
     llama = runtime(exported["f16"])
-    compared = []
+    compared, wanted = [], 0
     for prompt in PROMPTS:
         head = tok(prompt, add_special_tokens=False).input_ids
         want = hf_greedy(model, [sep, *head], 40, sep)
         # text in: llama.cpp tokenizes it and prepends the separator (bos) itself
         got, _ = llama.greedy(prompt, 40)
-        assert got == want, prompt
-        compared += want
+        # identical up to the first near tie: llama.cpp rounds activations and the KV cache to
+        # f16, so where HF's top two are within 0.15 nat it may take the other one (seen on an
+        # AMX Xeon: 29 tokens identical, then a 0.097-nat tie); after that the texts differ
+        # where one stopped (chose the separator) first, that is where they differ
+        pairs = enumerate(zip([*got, sep], [*want, sep], strict=False))
+        same = next((i for i, (a, b) in pairs if a != b), None)
+        if same is not None:
+            chose = [*want, sep]  # HF's pick at each position, the closing separator included
+            lead = hf_logprobs(model, [sep, *head, *chose[: same + 1]])[2][-1]
+            print(f"{prompt!r}: differs at {same}, HF's lead {lead:.4f} nat")
+            assert lead < 0.15, (prompt, same, lead)
+        compared += want[:same]
+        wanted += len(want)
     # not one token over and over, so the agreement means something (a tiny model's greedy text
     # loops over a few words; how many depends on the CPU's rounding during training)
     assert len(set(compared)) >= 3
+    assert len(compared) >= wanted // 2  # ties are rare: most of the text is compared
     # teacher-forced over held-out posts: the same next token wherever HF's choice is not a near
     # tie (llama.cpp rounds activations and the KV cache to f16 too, so it may pick either of two
     # words within ~0.1 nat: seen 0.096 on Zen 5 with a model trained in fp32)
