@@ -1,5 +1,5 @@
 """GGUF export: read back with gguf's reader, then run in a real llama.cpp runtime (xllamacpp)
-against the Hugging Face model: same greedy tokens for f16, q8_0 close in top-1 and perplexity."""
+against the Hugging Face model: f16 the same up to rounding, q8_0 close in top-1 and perplexity."""
 
 from __future__ import annotations
 
@@ -194,15 +194,19 @@ def test_f16_greedy_tokens_identical_to_hf(exported, hf16, runtime):
     # loops over a few words; how many depends on the CPU's rounding during training)
     assert len(set(compared)) >= 3
     assert len(compared) >= wanted // 2  # ties are rare: most of the text is compared
-    # teacher-forced over held-out posts: the same next token wherever HF's choice is not a near
-    # tie (llama.cpp rounds activations and the KV cache to f16 too, so it may pick either of two
-    # words within ~0.1 nat: seen 0.096 on Zen 5 with a model trained in fp32)
+    # teacher-forced over held-out posts: the same log-probabilities up to f16 rounding (an
+    # export that mixed up a tensor is off by nats), and the same next token but at near ties.
+    # llama.cpp rounds activations and the KV cache to f16 too, which grows late in a long
+    # context: on an AMX Xeon with the twin trained in fp32, median 0.0001 nat, mean 0.007, but
+    # 0.34 at worst near position 200, where it took HF's second choice at leads up to 0.28 nat
     ids = held_out_ids(tok)
-    _, ref_top1, lead = hf_logprobs(model, ids)
-    got = llama.score(ids).top1
-    differ = [i for i, (a, b) in enumerate(zip(got, ref_top1, strict=True)) if a != b]
-    assert all(lead[i] < 0.15 for i in differ), [(i, lead[i]) for i in differ]
-    assert len(differ) <= len(ids) // 50
+    ref_logp, ref_top1, lead = hf_logprobs(model, ids)
+    scores = llama.score(ids)
+    off = np.abs(np.array(scores.logprobs) - np.array(ref_logp))
+    assert np.median(off) < 0.002 and off.mean() < 0.02, (np.median(off), off.mean())
+    differ = [i for i, (a, b) in enumerate(zip(scores.top1, ref_top1, strict=True)) if a != b]
+    assert all(lead[i] < 0.5 for i in differ), [(i, lead[i]) for i in differ]
+    assert len(differ) <= len(ids) // 30
 
 
 def test_q8_0_agrees_with_hf_on_held_out_posts(exported, hf, runtime):
