@@ -39,7 +39,7 @@ from transformers.utils import logging as hf_logging
 from tweettwin.generate_options import SAMPLING_DEFAULTS
 from tweettwin.ml.base_model import resolve_base
 from tweettwin.ml.env import cpu_model
-from tweettwin.ml.precision import measure
+from tweettwin.ml.precision import decode_layout, measure
 from tweettwin.ml.sampler import LeanLlama, Sampler, SamplingOptions
 
 NEVER = 10**9  # a stop id no vocabulary has: every sample runs the full length
@@ -78,8 +78,9 @@ def machine(args) -> str:
     print(f"CPU: {cpu_model()}; torch {torch.__version__}, capability {cap}, "
           f"{args.threads} threads{limited}")  # fmt: skip
     print(f"matmul peaks, GFLOP/s: training shape fp32 {peaks.fp32_train:.0f}, bf16 "
-          f"{peaks.bf16_train:.0f}; decoding shape fp32 {peaks.fp32_decode:.0f}, bf16 "
-          f"{peaks.bf16_decode:.0f}")  # fmt: skip
+          f"{peaks.bf16_train:.0f}; decoding kernels fp32 {peaks.fp32_decode:.0f} "
+          f"({decode_layout(torch.float32)} weights), bf16 {peaks.bf16_decode:.0f} "
+          f"({decode_layout(torch.bfloat16)})")  # fmt: skip
     measured = "bf16" if peaks.bf16_wins("decode") else "fp32"
     chosen = "fp32" if args.fp32 else measured
     print(f"decode precision: {chosen} (measured choice {measured}" +

@@ -3,8 +3,9 @@
 On CPUs with AVX512-BF16/AMX a bf16 matmul is 2-4x faster than fp32; on AVX2-only CPUs
 (AMD Zen 2/3, most Intel laptops) bf16 is emulated and ~45x *slower*. A CPU flag list says what
 the silicon has, not what this torch build does with it, so we time both dtypes at the model's
-shapes (a training-sized and a decoding-sized matmul), keep the result in the user cache keyed by
-CPU, core count and torch version, and pick bf16 only where it wins clearly.
+shapes (a training-sized matmul, and the sampler's own decoding kernels at a decoding size), keep
+the result in the user cache keyed by CPU, core count and torch version, and pick bf16 only where
+it wins clearly.
 
 Overrides, strongest first: an explicit ``precision`` argument ('bf16' / 'fp32', e.g. from
 ``--precision``), then ``$TWEETTWIN_PRECISION``, then the measurement. CUDA keeps its own rule
@@ -13,6 +14,7 @@ Overrides, strongest first: an explicit ``precision`` argument ('bf16' / 'fp32',
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -32,11 +34,17 @@ MARGIN = 1.15
 # (rows, in, out): a training step's matmul and a 10-sample decoding step, at SmolLM2-135M's width.
 TRAIN_SHAPE = (1024, 576, 1536)
 DECODE_SHAPE = (10, 576, 1536)
+# Bumped when what is measured changes, so older cache entries are measured again. 2: decoding
+# times the sampler's kernels (fp16 weights / packed bf16), not plain matmuls: on an AMX Xeon a
+# plain bf16 matmul at 10 rows ran about as fast as fp32 (102 vs 94 GFLOP/s), so sampling stayed
+# on fp16 weights (130 GFLOP/s) while packed bf16 ran at 269 and sampled 1.27x faster.
+MEASUREMENT = "2"
 
 
 @dataclass(frozen=True)
 class Peaks:
-    """Measured matmul throughput (GFLOP/s) per dtype at the training and decoding shapes."""
+    """Measured throughput (GFLOP/s) per compute dtype: a training matmul, and a decoding
+    step's matmul with the weights stored as the sampler stores them (:func:`decode_layout`)."""
 
     fp32_train: float
     bf16_train: float
@@ -52,13 +60,32 @@ class Peaks:
         return bf16 > MARGIN * fp32
 
 
-def _gflops(shape: tuple[int, int, int], dtype: torch.dtype, seconds: float = 0.15) -> float:
+def decode_layout(dtype: torch.dtype) -> str:
+    """How the sampler stores its matmul weights by default for a compute dtype (ml/linear.py):
+    fp16 weights under fp32 compute where fbgemm has them, prepacked bf16 where oneDNN does."""
+    from tweettwin.ml.linear import fp16_available, packed_available
+
+    if dtype == torch.float32:
+        return "fp16" if fp16_available() else "dense"
+    return "packed" if packed_available(dtype) else "dense"
+
+
+def _gflops(
+    shape: tuple[int, int, int], dtype: torch.dtype, layout: str | None = None, seconds=0.15
+) -> float:
+    """GFLOP/s of ``x @ w`` at ``shape``; ``layout``: ``w`` stored as ml/linear.py does."""
+    from tweettwin.ml.linear import make_linear
+
     m, k, n = shape
     a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
-    torch.matmul(a, b)  # first call: allocation, oneDNN kernel selection
+    if layout is None:
+        run = lambda: torch.matmul(a, b)  # noqa: E731
+    else:
+        run = functools.partial(make_linear(b.t().float(), layout, dtype), a)
+    run()  # first call: allocation, oneDNN kernel selection
     reps, start = 0, time.perf_counter()
     while True:
-        torch.matmul(a, b)
+        run()
         reps += 1
         elapsed = time.perf_counter() - start
         # an emulated bf16 matmul can take 100 ms: stop after the time budget, not a count
@@ -72,8 +99,8 @@ def measure() -> Peaks:
     return Peaks(
         fp32_train=_gflops(TRAIN_SHAPE, torch.float32),
         bf16_train=_gflops(TRAIN_SHAPE, torch.bfloat16),
-        fp32_decode=_gflops(DECODE_SHAPE, torch.float32),
-        bf16_decode=_gflops(DECODE_SHAPE, torch.bfloat16),
+        fp32_decode=_gflops(DECODE_SHAPE, torch.float32, decode_layout(torch.float32)),
+        bf16_decode=_gflops(DECODE_SHAPE, torch.bfloat16, decode_layout(torch.bfloat16)),
     )
 
 
@@ -87,6 +114,7 @@ def machine_key() -> str:
         str(torch.get_num_threads()),
         torch.__version__,
         torch.backends.cpu.get_cpu_capability(),
+        MEASUREMENT,
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
