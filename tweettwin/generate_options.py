@@ -67,6 +67,11 @@ class GenerateOptions:
     )
     seed: int | None = _opt(None, "Random seed: same seed, same posts.")
     author: str | None = _opt(None, "Write as this author (models trained with --author-tags).")
+    full_vocab: bool = _opt(
+        False,
+        "Sample from the base model's whole vocabulary, not only the word pieces the training "
+        "posts use (a tweettwin model's default: measured closer to the real posts, and faster).",
+    )
     novelty: bool = _opt(
         True,
         "Drop samples that copy a training post and sample again (needs the folder's novelty "
@@ -93,8 +98,9 @@ class GenerateOptions:
             _check_int("seed", self.seed, 0, 2**63 - 1)
         if self.author is not None and not isinstance(self.author, str):
             raise ConfigError(f"author must be a handle (text), not {self.author!r}")
-        if not isinstance(self.novelty, bool):
-            raise ConfigError(f"novelty must be true or false, not {self.novelty!r}")
+        for name in ("novelty", "full_vocab"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> GenerateOptions:

@@ -181,9 +181,9 @@ def test_many_samples_are_drawn_in_bounded_batches(twin, monkeypatch):
     rows = []
     prefill = LeanLlama.prefill
 
-    def spy(self, ids, batch, capacity):
+    def spy(self, ids, batch, capacity, **kw):
         rows.append(batch)
-        return prefill(self, ids, batch, capacity)
+        return prefill(self, ids, batch, capacity, **kw)
 
     monkeypatch.setattr(LeanLlama, "prefill", spy)
     monkeypatch.setattr(sampler_mod, "MAX_BATCH", 8)

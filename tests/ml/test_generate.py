@@ -385,7 +385,7 @@ def test_unprompted_posts_are_the_later_posts_of_each_rows_run(twin_dir):
     steps = twin.sampler.stream(
         [twin.sep_id], 3, replace(opts, max_new_tokens=2 * (cap + 1)),
         twin.stop_ids - {twin.sep_id}, generator=generator, first_ban=twin._first_ban([]),
-        runs=Runs(twin.sep_id, warm_up=1, max_post=cap),
+        runs=Runs(twin.sep_id, warm_up=1, max_post=cap), posts_vocab=True,
     )  # fmt: skip
     runs: dict[int, list[int | None]] = {}
     for step in steps:
@@ -427,3 +427,65 @@ def test_warm_up_option_from_the_cli_and_python(twin_dir):
     assert twin.generate(None, n=4, seed=5, novelty=False).posts == alone
     bad = CliRunner().invoke(cli, ["generate", str(twin_dir), "--warm-up", "9"])
     assert bad.exit_code == 2 and "warm_up" in bad.output and "Traceback" not in bad.output
+
+
+# ------------------------------------------------------------------------ the posts' vocabulary
+
+
+def posts_tokens(twin, posts) -> set[int]:
+    return {t for p in posts for t in twin.tokenizer(p["text"], add_special_tokens=False).input_ids}
+
+
+def test_training_keeps_the_posts_vocabulary(twin, twin_dir):
+    from tweettwin.ml.post_vocab import read_post_vocab
+
+    train = [p for i, p in enumerate(synthetic_posts()) if i % 10]  # write_dataset's split
+    saved = read_post_vocab(twin_dir, len(twin.tokenizer))
+    assert set(saved) == posts_tokens(twin, train)
+    assert len(saved) < len(twin.tokenizer) // 2  # 30 words: a small share of the vocabulary
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_samples_use_only_the_posts_tokens_unless_full_vocab(twin_dir, lean):
+    twin = Twin.load(twin_dir, lean=lean)
+    allowed = {int(t) for t in twin.sampler.vocab}
+    hot = dict(n=40, seed=3, temperature=3.0, novelty=False)  # hot: the tail gets drawn
+    for prompt in (None, "Today"):  # a run of posts after a warm-up, and a prompted post
+        posts = twin.generate(prompt, **hot).posts
+        assert posts_tokens(twin, [{"text": p} for p in posts]) <= allowed | posts_tokens(
+            twin, [{"text": prompt or ""}]
+        )
+    free = twin.generate(**hot, full_vocab=True).posts
+    assert posts_tokens(twin, [{"text": p} for p in free]) - allowed  # the whole vocabulary
+
+
+def test_lean_posts_head_is_the_full_heads_rows_and_draws_like_the_masked_loop(twin_dir):
+    """The lean head over the posts' rows alone, and the full logits with the rest masked: the
+    same logits, so the same seeded draws (exact fp32 on both: no rounding apart)."""
+    twin = Twin.load(twin_dir, dtype=torch.float32, quantize=False)
+    lean, vocab = twin.sampler.lean, twin.sampler.vocab
+    prompt = [twin.sep_id, *twin.tokenizer("Honestly", add_special_tokens=False).input_ids]
+    part, state = lean.prefill(prompt, 2, 16, posts_vocab=True)
+    whole, state_all = lean.prefill(prompt, 2, 16)
+    torch.testing.assert_close(part, whole[vocab])
+    nxt = vocab[:2]
+    torch.testing.assert_close(lean.step(state, nxt), lean.step(state_all, nxt)[:, vocab])
+    loop = Sampler(twin.model, lean=False, vocab=vocab.tolist())
+    opts = SamplingOptions(temperature=1.5, max_new_tokens=1)  # one step: no row leaves early
+    first = {}
+    for name, sampler in (("lean", twin.sampler), ("loop", loop)):
+        gen = torch.Generator().manual_seed(5)
+        steps = sampler.stream(prompt, 64, opts, [0], generator=gen, posts_vocab=True)
+        first[name] = [tok for step in steps for _, tok, _ in step]
+    assert first["lean"] == first["loop"]
+    assert set(first["lean"]) - {None} <= set(vocab.tolist()) and len(set(first["lean"])) > 5
+
+
+def test_a_damaged_posts_vocabulary_is_one_clear_line(twin_dir, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(twin_dir, folder)
+    (folder / "post_vocab.json").write_text('{"format": "tweettwin-post-vocab", "tokens": [')
+    with pytest.raises(ModelError, match=r"post_vocab.json: not a tweettwin post vocabulary"):
+        Twin.load(folder)
+    (folder / "post_vocab.json").unlink()  # any model folder without one: the whole vocabulary
+    assert Twin.load(folder).sampler.vocab is None

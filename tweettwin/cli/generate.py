@@ -38,6 +38,7 @@ def load_twin(model_dir: str, *, exact: bool = False):
 @click.option("--warm-up", type=int, help=_h("warm_up"))
 @click.option("--seed", type=int, help=_h("seed"))
 @click.option("--author", help=_h("author"))
+@click.option("--full-vocab", is_flag=True, help=_h("full_vocab"))
 @click.option(
     "--no-novelty-guard",
     is_flag=True,

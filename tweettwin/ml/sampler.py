@@ -51,10 +51,10 @@ def pick_tokens(
     logits: torch.Tensor, opts: SamplingOptions, generator: torch.Generator | None
 ) -> torch.Tensor:
     """Choose one token per row of ``logits`` [B, V]: greedy, or temperature + top-k + top-p."""
-    if opts.temperature <= 0:
+    k = opts.top_k if 0 < opts.top_k < logits.shape[-1] else 0
+    if opts.temperature <= 0 or k == 1:  # top-1 is greedy: argmax breaks ties to the lowest id
         return logits.argmax(-1)
     logits = logits.float() / opts.temperature
-    k = opts.top_k if 0 < opts.top_k < logits.shape[-1] else 0
     if not k and opts.top_p >= 1.0:  # plain sampling: no need to sort the vocabulary
         return draw(logits.softmax(-1), generator)
     if k:
@@ -136,12 +136,21 @@ class DecodeState:
 
     cache: torch.Tensor
     length: int
+    posts_vocab: bool = False  # logits over LeanLlama.vocab only (its rows, in that order)
 
 
 class LeanLlama:
     """Inference-only copy of a ``LlamaForCausalLM``'s weights with a minimal decode loop."""
 
-    def __init__(self, model, dtype: torch.dtype = torch.bfloat16, quantize: bool = False) -> None:
+    def __init__(
+        self,
+        model,
+        dtype: torch.dtype = torch.bfloat16,
+        quantize: bool = False,
+        vocab: torch.Tensor | None = None,
+    ) -> None:
+        """``vocab``: sorted token ids; a second LM head over those rows alone lets a call
+        sample among them (see :class:`Sampler`) at a fraction of the full head's cost."""
         cfg = model.config
         self.layout = weight_layout(dtype, quantize)
         # fp16-weight matmuls take and return fp32: the rest of the step runs in fp32 with them
@@ -165,6 +174,10 @@ class LeanLlama:
         with torch.no_grad():
             self.embed = model.model.embed_tokens.weight.detach().to(self.dtype).contiguous()
             self.lm_head = w(model.lm_head.weight, model.model.norm.weight)
+            self.vocab = vocab
+            self.vocab_head = None
+            if vocab is not None:
+                self.vocab_head = w(model.lm_head.weight[vocab], model.model.norm.weight)
             self.layers = []
             for layer in model.model.layers:
                 at, mlp = layer.self_attn, layer.mlp
@@ -208,17 +221,25 @@ class LeanLlama:
         gate, up = w_gu(self._norm(x)).chunk(2, dim=-1)
         return x + w_down(F.silu(gate) * up)
 
-    def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lm_head(self._norm(x)).float()
+    def _logits(self, x: torch.Tensor, posts_vocab: bool = False) -> torch.Tensor:
+        head = self.vocab_head if posts_vocab else self.lm_head
+        return head(self._norm(x)).float()
 
     # ---- forward passes
 
     @torch.inference_mode()
     def prefill(
-        self, ids: Sequence[int], batch: int, capacity: int, *, every_position: bool = False
+        self,
+        ids: Sequence[int],
+        batch: int,
+        capacity: int,
+        *,
+        every_position: bool = False,
+        posts_vocab: bool = False,
     ) -> tuple[torch.Tensor, DecodeState]:
         """Run the prompt once; the last logits [V] (fp32; [T, V] with ``every_position``, for
-        held-out loss) and a KV cache for ``batch`` rows."""
+        held-out loss) and a KV cache for ``batch`` rows. ``posts_vocab``: this call's logits
+        cover ``self.vocab`` only."""
         T = len(ids)
         H, KV, D = self.n_heads, self.n_kv, self.head_dim
         cos, sin = self._rope_tables(capacity)
@@ -242,8 +263,9 @@ class LeanLlama:
             )
             x = x + w_o(att.transpose(0, 1).reshape(T, H * D))
             x = self._mlp(x, w_gu, w_down)
-        logits = self._logits(x) if every_position else self._logits(x[-1:])[0]
-        return logits, DecodeState(cache, T)
+        last = x if every_position else x[-1:]
+        logits = self._logits(last, posts_vocab)
+        return (logits if every_position else logits[0]), DecodeState(cache, T, posts_vocab)
 
     @torch.inference_mode()
     def step(self, state: DecodeState, tokens: torch.Tensor) -> torch.Tensor:
@@ -268,7 +290,7 @@ class LeanLlama:
             x = x + w_o(att.reshape(B, H * D))
             x = self._mlp(x, w_gu, w_down)
         state.length = t + 1
-        return self._logits(x)
+        return self._logits(x, state.posts_vocab)
 
     @staticmethod
     def keep_rows(state: DecodeState, rows: torch.Tensor) -> None:
@@ -331,16 +353,21 @@ def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps, len
 
 
 def _lean_batch(
-    lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, runs=None
+    lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, runs=None, vocab=None
 ) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
-    first, state = lean.prefill(prompt_ids, n, capacity)
+    posts_vocab = vocab is not None and lean.vocab is not None
+    first, state = lean.prefill(prompt_ids, n, capacity, posts_vocab=posts_vocab)
+    if posts_vocab:  # logits are over lean.vocab's rows: bans become row positions
+        ban = _positions(lean.vocab, ban)
     first = _ban(first, ban)
     last = first.expand(n, -1)
     rows = list(range(n))  # sample index of each live row
     seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     for step in range(opts.max_new_tokens):
-        tokens, ended = _ends(pick_tokens(last, opts, generator), stop, runs, seps, lengths)
+        picked = pick_tokens(last, opts, generator)
+        picked = lean.vocab[picked] if posts_vocab else picked
+        tokens, ended = _ends(picked, stop, runs, seps, lengths)
         full = step + 1 == opts.max_new_tokens
         yield [
             (row, None if end else tok, end or full)
@@ -357,10 +384,24 @@ def _lean_batch(
             last = _ban_after(lean.step(state, tokens), tokens, ban, runs)
 
 
-def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None, runs=None) -> Iterator[Step]:
-    """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state)."""
+def _positions(vocab: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor | None:
+    """Where ``ids`` sit in the sorted ``vocab`` (ids outside it are dropped)."""
+    if ids is None:
+        return None
+    at = torch.searchsorted(vocab, ids).clamp(max=len(vocab) - 1)
+    return at[vocab[at] == ids]
+
+
+def _hf_batch(
+    model, prompt_ids, n, opts, stop, generator, ban=None, runs=None, vocab=None
+) -> Iterator[Step]:
+    """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state);
+    ``vocab``: sample among those token ids only (the others' logits masked)."""
     ids = torch.tensor([list(prompt_ids)] * n)
     done = torch.zeros(n, dtype=torch.bool)
+    if vocab is not None:
+        size = model.get_output_embeddings().weight.shape[0]
+        outside = torch.ones(size, dtype=torch.bool).index_fill_(0, vocab, False)
     seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     # transformers 5 renamed past_key_values to cache (argument and output)
     name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
@@ -369,6 +410,8 @@ def _hf_batch(model, prompt_ids, n, opts, stop, generator, ban=None, runs=None) 
         tokens = ids[:, -1]
         for step in range(opts.max_new_tokens):
             logits = out.logits[:, -1].float()
+            if vocab is not None:
+                logits = logits.masked_fill(outside, float("-inf"))
             logits = _ban(logits, ban) if step == 0 else _ban_after(logits, tokens, ban, runs)
             tokens, ended = _ends(pick_tokens(logits, opts, generator), stop, runs, seps, lengths)
             live = (~done).nonzero().squeeze(-1).tolist()
@@ -391,11 +434,15 @@ class Sampler:
         dtype: torch.dtype | None = None,
         lean: bool | None = None,
         quantize: bool = False,
+        vocab: Iterable[int] | None = None,
     ) -> None:
+        """``vocab``: token ids a call may restrict its samples to (``stream(posts_vocab=True)``);
+        the lean path then computes the LM head over those rows alone."""
         self.model = model
         self.dtype = dtype or next(model.parameters()).dtype  # compute in the weights' dtype
+        self.vocab = None if vocab is None else torch.tensor(sorted(set(vocab)), dtype=torch.long)
         use_lean = supports_lean(model) if lean is None else lean
-        self.lean = LeanLlama(model, self.dtype, quantize) if use_lean else None
+        self.lean = LeanLlama(model, self.dtype, quantize, self.vocab) if use_lean else None
 
     @property
     def path(self) -> str:
@@ -419,11 +466,13 @@ class Sampler:
         batch: int | None = None,
         first_ban: Sequence[int] | None = None,
         runs: Runs | None = None,
+        posts_vocab: bool = False,
     ) -> Iterator[Step]:
         """Decode steps of ``n`` samples, drawn ``batch`` rows at a time; sample indices count
         from 0 across batches; no sample starts with a token in ``first_ban``. With ``runs``,
-        a sample is a run of posts (:class:`Runs`). The caller checks that the prompt leaves
-        room (see ``room``)."""
+        a sample is a run of posts (:class:`Runs`); with ``posts_vocab``, every token is one of
+        the sampler's ``vocab`` (which must hold the stop ids). The caller checks that the
+        prompt leaves room (see ``room``)."""
         if not prompt_ids:
             raise ValueError("prompt_ids must hold at least one token (start with the separator)")
         stop = torch.tensor(sorted(set(stop_ids)))
@@ -431,9 +480,10 @@ class Sampler:
         batch = batch or MAX_BATCH
         run = _hf_batch if self.lean is None else _lean_batch
         target = self.model if self.lean is None else self.lean
+        vocab = self.vocab if posts_vocab else None
         for start in range(0, n, batch):
             rows = min(batch, n - start)
-            for step in run(target, prompt_ids, rows, opts, stop, generator, ban, runs):
+            for step in run(target, prompt_ids, rows, opts, stop, generator, ban, runs, vocab):
                 yield [(start + r, tok, end) for r, tok, end in step]
 
     def sample(

@@ -5,6 +5,7 @@
     training.json            hyperparameters, evals, timings, hardware, versions, lineage
     dataset_manifest.json    the dataset's manifest, as is
     novelty index            hashed n-grams of the training posts (tweettwin.ml.novelty)
+    post_vocab.json          the token ids the training posts use (tweettwin.ml.post_vocab)
 
 So ``pipeline("text-generation", model=DIR)("My dream is", num_return_sequences=5)`` samples
 post-like text with no extra arguments.
@@ -25,6 +26,7 @@ from transformers import GenerationConfig
 from tweettwin.atomic import write_text
 from tweettwin.generate_options import SAMPLING_DEFAULTS
 from tweettwin.ml.novelty import write_index
+from tweettwin.ml.post_vocab import write_post_vocab
 from tweettwin.model_folder import DATASET_MANIFEST, TrainingRecord
 
 
@@ -58,6 +60,7 @@ def save_model_folder(
     training: TrainingRecord,
     manifest: dict,
     train_texts: list[str],
+    train_ids: list[list[int]],
 ) -> None:
     """Write everything into ``folder`` (a temp folder that the caller renames into place)."""
     if hasattr(model, "merge_and_unload"):  # LoRA: fold the adapters into plain weights
@@ -72,3 +75,4 @@ def save_model_folder(
     training.write(folder)
     write_text(folder / DATASET_MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     write_index(folder, train_texts)
+    write_post_vocab(folder, train_ids)

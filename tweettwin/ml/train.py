@@ -331,6 +331,7 @@ def _finish(run: _Run, state: RunState) -> TrainResult:
                 training=training,
                 manifest=run.data.manifest,
                 train_texts=[r["text"] for r in run.data.train],
+                train_ids=run.train_ids,
             )
         shutil.rmtree(run.work, ignore_errors=True)
     accelerator.wait_for_everyone()

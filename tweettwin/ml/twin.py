@@ -42,6 +42,7 @@ from tweettwin.ml.memory import keep_freed_memory
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
 from tweettwin.ml.post_start import whitespace_led_ids
+from tweettwin.ml.post_vocab import read_post_vocab
 from tweettwin.ml.sampler import Runs, Sampler, SamplingOptions
 from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
 
@@ -90,6 +91,7 @@ class Twin:
         lean: bool | None = None,
         dtype: torch.dtype | None = None,
         quantize: bool = False,
+        post_vocab: list[int] | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -97,9 +99,11 @@ class Twin:
         self.path = Path(path)
         self.training = training or {}
         self.novelty = novelty
-        self.sampler = Sampler(model, dtype=dtype, lean=lean, quantize=quantize)
         self.sep_id = self._separator_id()
         self.stop_ids = self._stop_ids()
+        # the training posts' word pieces (ml/post_vocab.py), with the tokens that end a post
+        vocab = None if post_vocab is None else set(post_vocab) | self.stop_ids
+        self.sampler = Sampler(model, dtype=dtype, lean=lean, quantize=quantize, vocab=vocab)
         self.defaults = self._defaults()
         self._start_ban: list[int] | None = None  # ml/post_start.py, on the first unprompted call
         # unprompted posts of a tweettwin model come from runs of posts (ml/chain.py); 0 samples
@@ -155,6 +159,7 @@ class Twin:
         has_record = (path / TRAINING_JSON).is_file()
         training = TrainingRecord.read(path).to_dict() if has_record else {}
         novelty = NoveltyIndex.load(path) if (path / NOVELTY_FILE).is_file() else None
+        size = model.get_output_embeddings().weight.shape[0]
         return cls(
             model,
             tokenizer,
@@ -164,6 +169,7 @@ class Twin:
             lean=lean,
             dtype=plan.dtype,
             quantize=plan.quantize,
+            post_vocab=read_post_vocab(path, size),
         )
 
     def _separator_id(self) -> int:
@@ -375,14 +381,16 @@ class Twin:
         warm = self.warm_up if req.options.warm_up is None else req.options.warm_up
         run = run_length(warm, max_post)
         chained = warm > 0 and not req.head_ids and opts.temperature > 0
+        posts_vocab = not req.options.full_vocab
         if not chained or run > self.sampler.room(len(prompt_ids)):  # short context: lone posts
             return self.sampler.stream(
-                prompt_ids, n, opts, self.stop_ids, generator=generator, first_ban=ban
-            )
+                prompt_ids, n, opts, self.stop_ids, generator=generator, first_ban=ban,
+                posts_vocab=posts_vocab,
+            )  # fmt: skip
         steps = self.sampler.stream(
             prompt_ids, n, replace(opts, max_new_tokens=run), self.stop_ids - {self.sep_id},
             generator=generator, first_ban=ban,
-            runs=Runs(self.sep_id, warm, max_post),
+            runs=Runs(self.sep_id, warm, max_post), posts_vocab=posts_vocab,
         )  # fmt: skip
         return post_steps(steps, self.sep_id, warm_up=warm)
 

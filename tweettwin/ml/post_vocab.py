@@ -1,0 +1,55 @@
+"""The posts' vocabulary: which token ids the training posts use, kept in the model folder.
+
+tweettwin samples each token among these (plus the stop tokens) unless a request asks for the
+whole vocabulary (``full_vocab``). A post the person wrote is spelt with their own word pieces;
+the other ~90% of a 49k vocabulary (code, other scripts, rare words) is where a small model's
+tail samples went off-voice. Measured on two archives (200 samples, MiniLM): Fréchet distance
+0.638 -> 0.621 and 0.519 -> 0.498, classifier AUC 0.674 -> 0.669 and 0.684 -> 0.571 (README,
+*Generating*). The LM head then covers ~5k rows instead of 49k, a fifth of the FLOPs of a decode
+step less.
+
+``post_vocab.json``: ``{"format": "tweettwin-post-vocab", "version": 1, "tokens": [ids]}``,
+sorted ids only, no text. Like the weights, it tells which word pieces the posts used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from tweettwin.atomic import write_text
+from tweettwin.errors import ModelError
+
+FILE = "post_vocab.json"
+FORMAT = "tweettwin-post-vocab"
+VERSION = 1
+
+
+def write_post_vocab(model_dir: str | Path, token_ids: Iterable[Iterable[int]]) -> Path:
+    """Write the sorted set of ids in ``token_ids`` (one list per training post)."""
+    used = sorted({int(t) for post in token_ids for t in post})
+    path = Path(model_dir) / FILE
+    meta = {"format": FORMAT, "version": VERSION, "count": len(used), "tokens": used}
+    write_text(path, json.dumps(meta, separators=(",", ":")) + "\n")
+    return path
+
+
+def read_post_vocab(model_dir: str | Path, vocab_size: int) -> list[int] | None:
+    """The folder's posts' vocabulary, or None when it has none (any other model folder)."""
+    path = Path(model_dir) / FILE
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        tokens = meta["tokens"] if meta.get("format") == FORMAT else None
+        ok = isinstance(tokens, list) and tokens and meta.get("version") == VERSION
+        ok = ok and all(isinstance(t, int) and 0 <= t < vocab_size for t in tokens)
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise ModelError(
+            f"{path}: not a tweettwin post vocabulary for this model (token ids in "
+            f"0..{vocab_size - 1}); delete it to sample from the whole vocabulary, or train again"
+        )
+    return tokens
