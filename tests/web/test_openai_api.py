@@ -271,6 +271,24 @@ def test_warm_up_chooses_runs_or_lone_posts_like_generate(app, client):
     assert posts(warm_up=0) != posts(warm_up=1)
 
 
+def test_full_vocab_samples_like_generate(app, client):
+    server = app.state.tweettwin
+    twin = server.pool.engine(server.pool.entry("tiny")).twin
+    assert twin.sampler.vocab is not None  # a tweettwin model: the posts' word pieces
+
+    def posts(**extra):
+        body = _complete(client, prompt="Today", n=3, max_tokens=20, seed=5, **extra)
+        return [ch["text"] for ch in body["choices"]]
+
+    def direct(full_vocab):  # the response carries the text after the prompt
+        result = twin.generate("Today", 3, max_new_tokens=20, seed=5, full_vocab=full_vocab)
+        return [p.removeprefix("Today") for p in result.posts]
+
+    assert posts() == posts(full_vocab=False) == direct(False)
+    assert posts(full_vocab=True) == direct(True)
+    assert posts(full_vocab=True) != posts()
+
+
 def test_novelty_guard_drops_copies_and_says_how_many(app, client):
     server = app.state.tweettwin
     engine = server.pool.engine(server.pool.entry("tiny"))

@@ -66,6 +66,11 @@ class Sampling(_Strict):
         description="Extension: posts written and dropped before each unprompted post "
         "(default: the model's; 0 = each from a lone separator).",
     )
+    full_vocab: bool = Field(
+        False,
+        description="Extension: sample from the whole vocabulary, not only the word pieces the "
+        "training posts use (a tweettwin model's default).",
+    )
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     logit_bias: dict[str, float] | None = None
@@ -294,6 +299,7 @@ async def completions(body: CompletionRequest, request: Request):
             stop=body.stop or (),
             novelty_guard=body.novelty_guard,
             warm_up=body.warm_up,
+            full_vocab=body.full_vocab,
             logprobs=body.logprobs,
             echo=body.echo,
         )
@@ -325,6 +331,7 @@ async def chat_completions(body: ChatRequest, request: Request):
         stop=body.stop or (),
         novelty_guard=body.novelty_guard,
         warm_up=body.warm_up,
+        full_vocab=body.full_vocab,
     )
     return await _respond(server, entry, [req], body, chat=True)
 
