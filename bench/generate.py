@@ -6,8 +6,10 @@ Prints the CPU, the fp32 and bf16 matmul peaks measured now, the compute dtype t
 picks (``--fp32`` forces fp32 on a bf16 machine), then times, interleaved rep by rep, the same
 10 x 60-token sampling job on: transformers' ``generate()`` (the baseline), tweettwin's lean
 decoder with the exact weights (the model's own, in the compute dtype), and with fp16 weights
-and fp32 activations (the default where the compute dtype is fp32). Every sample runs the full
-length (stop tokens off) so all paths do the same work;
+and fp32 activations (the default where the compute dtype is fp32), and the default drawing
+among the word pieces ``--archive``'s training posts use (a tweettwin model's default, its LM
+head that much smaller). Every sample runs the full length (stop tokens off) so all paths do the
+same work;
 a path's time is its fastest rep (the least disturbed by other work on a shared machine), the
 median is shown beside it. Ratios are against the baseline and the exact path, measured here.
 
@@ -101,15 +103,17 @@ def timed(jobs: dict, reps: int) -> dict[str, list[float]]:
     return runs
 
 
-def speed(model, prompt, dtype, args) -> None:
+def speed(model, prompt, dtype, args, vocab: list[int]) -> None:
     # tweettwin's own sampling defaults, so the bench times what `generate` runs
     d = {k: SAMPLING_DEFAULTS[k] for k in ("temperature", "top_k", "top_p")}
     opts = SamplingOptions(**d, max_new_tokens=args.tokens)
     started = time.perf_counter()
     exact = Sampler(model, dtype=dtype, quantize=False)
     mid = time.perf_counter()
+    quantize = dtype == torch.float32  # the default: fp16 weights under fp32 compute
     fast = Sampler(model, dtype=dtype, quantize=True)
     fast_s = time.perf_counter() - mid
+    own = Sampler(model, dtype=dtype, quantize=quantize, vocab=vocab)
     print(f"preparing the weights: exact {mid - started:.2f} s, fp16 {fast_s:.2f} s")
     jobs = {}
     if not args.no_hf:
@@ -124,34 +128,54 @@ def speed(model, prompt, dtype, args) -> None:
         jobs[f"hf-generate/{str(dtype)[6:]}"] = hf
     for sampler in (exact, fast):
         jobs[sampler.path] = lambda s=sampler: s.sample(prompt, args.n, opts, [NEVER], seed=0)
+
+    def posts_only():  # every token among the posts' word pieces: the tweettwin model default
+        for _ in own.stream(
+            prompt,
+            args.n,
+            opts,
+            [NEVER],
+            generator=torch.Generator().manual_seed(0),
+            posts_vocab=True,
+        ):
+            pass
+
+    jobs[f"{own.path} + posts' vocab ({len(vocab)})"] = posts_only
     runs = timed(jobs, args.reps)
     best = {name: min(r) for name, r in runs.items()}
     base = next(iter(best.values()))
     print(f"\nsampling {args.n} x {args.tokens} tokens ({d}), fastest of "
           f"{args.reps} [median]:")  # fmt: skip
     for name, sec in best.items():
-        print(f"  {name:28s} {sec:6.2f} s [{statistics.median(runs[name]):6.2f}]  "
+        print(f"  {name:46s} {sec:6.2f} s [{statistics.median(runs[name]):6.2f}]  "
               f"{args.n * args.tokens / sec:5.0f} tok/s  {base / sec:5.2f}x baseline  "
               f"{best[exact.path] / sec:5.2f}x exact")  # fmt: skip
     from tweettwin.ml.decode import choose
 
     plan = choose(dtype=dtype)
     default = fast.path if plan.quantize else exact.path
-    print(f"  default path here (Twin.load): {default}")
+    print(f"  default path here (Twin.load): {default}, a tweettwin model: + posts' vocab")
 
 
-def held_out_posts(archive: str, limit: int) -> list[str]:
+def held_out_posts(archive: str, limit: int, split: str = "validation") -> list[str]:
     import json
 
     from tweettwin.ingest.prepare import prepare
 
     src = SHARED / f"{archive}.zip"
     if not src.is_file():
-        sys.exit(f"{src} not found: the accuracy check needs ../shared/data/x-archive/")
+        sys.exit(f"{src} not found: the bench needs ../shared/data/x-archive/")
     with tempfile.TemporaryDirectory() as tmp:
         out = prepare([src], Path(tmp) / "data").output
-        lines = (Path(out) / "validation.jsonl").read_text(encoding="utf-8").splitlines()
+        lines = (Path(out) / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["text"] for line in lines][:limit]
+
+
+def posts_vocab(tok, archive: str) -> list[int]:
+    """The word pieces ``archive``'s training posts use, as ``train`` keeps them, plus the
+    separator (id 0): what a tweettwin model of that archive samples among."""
+    posts = held_out_posts(archive, 10**9, split="train")
+    return sorted({0, *(t for ids in tok(posts, add_special_tokens=False).input_ids for t in ids)})
 
 
 def accuracy(folder, tok, dtype, args) -> None:
@@ -210,7 +234,7 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(folder)
     prompt = [0, *tok("I think that the", add_special_tokens=False).input_ids]
     if args.only != "accuracy":
-        speed(model, prompt, dtype, args)
+        speed(model, prompt, dtype, args, posts_vocab(tok, args.archive))
     if args.only != "speed":
         accuracy(folder, tok, dtype, args)
 
