@@ -440,7 +440,11 @@ class Sampler:
         the lean path then computes the LM head over those rows alone."""
         self.model = model
         self.dtype = dtype or next(model.parameters()).dtype  # compute in the weights' dtype
-        self.vocab = None if vocab is None else torch.tensor(sorted(set(vocab)), dtype=torch.long)
+        self.vocab = None
+        if vocab is not None:  # ids past the LM head's rows never occur
+            rows = model.get_output_embeddings().weight.shape[0]
+            ids = sorted({v for v in vocab if 0 <= v < rows})
+            self.vocab = torch.tensor(ids, dtype=torch.long)
         use_lean = supports_lean(model) if lean is None else lean
         self.lean = LeanLlama(model, self.dtype, quantize, self.vocab) if use_lean else None
 
