@@ -64,7 +64,7 @@ def evaluated(model_dir, tmp_path_factory):
     return json.loads(result.stdout), result.stderr, ws
 
 
-def test_json_has_the_issue_keys(evaluated):
+def test_json_has_the_issue_keys(evaluated, model_dir):
     out, stderr, _ = evaluated
     assert set(TOP_LEVEL) <= set(out)
     for key in ("classifier_auc", "copy_rate", "copy_rate_unguarded", "distinct_2", "self_bleu"):
@@ -72,6 +72,9 @@ def test_json_has_the_issue_keys(evaluated):
     assert out["samples"] == 20 and out["validation_posts"] == 30
     assert out["perplexity"] < out["base_perplexity"]  # fine-tuning helped on held-out posts
     assert {"style", "distribution", "diversity", "memorization", "fit"} <= set(out)
+    # sampled among the posts' word pieces (a small share of the tiny model's vocabulary)
+    vocab_size = json.loads((model_dir / "config.json").read_text())["vocab_size"]
+    assert 0 < out["model"]["sampling_vocab"] < vocab_size // 2
     assert "30 validation posts" in stderr  # fewer than stable: a warning naming the number
     # not a terminal: plain progress lines, one per stage and the finished sample count
     for line in ("eval: held-out loss", "eval: sampling", "eval: sampling 20/20", "eval: scoring"):

@@ -295,6 +295,7 @@ def test_cli_generate_json(memorised_dir):
     assert {"posts", "rejected", "seconds"} <= out.keys()
     assert out["rejected"] > 0 and isinstance(out["seconds"], float)
     assert not set(out["posts"]) & set(MEMORISED)
+    assert out["settings"]["vocab"] == len(Twin.load(memorised_dir).sampler.vocab)
     # the same posts as the Python API with the same seed (so the list is checked, even if short)
     assert out["posts"] == Twin.load(memorised_dir).generate(n=6, seed=1).posts
 
@@ -463,8 +464,9 @@ def test_samples_use_only_the_posts_tokens_unless_full_vocab(twin_dir, lean):
         assert twin.generate(prompt, **hot).posts
     assert drawn and set(drawn) <= allowed
     drawn.clear()
-    twin.generate(**hot, full_vocab=True)
+    result = twin.generate(**hot, full_vocab=True)
     assert set(drawn) - allowed  # the whole vocabulary
+    assert result.settings["vocab"] == twin.model.config.vocab_size > len(allowed)
 
 
 def test_lean_posts_head_is_the_full_heads_rows_and_draws_like_the_masked_loop(twin_dir):

@@ -59,7 +59,9 @@ def evaluate(
     scores["memorization"]["guard_dropped"] = dropped
     timing["scoring_s"] = round(time.perf_counter() - tick, 2)
     seconds = round(time.perf_counter() - started, 2)
-    return _assemble(inputs, fit, scores, samples, seed, embedding, seconds, timing, guarded, real)
+    out = _assemble(inputs, fit, scores, samples, seed, embedding, seconds, timing, guarded, real)
+    out["model"]["sampling_vocab"] = twin.vocab()  # tokens each sampled token was drawn among
+    return out
 
 
 def _apply_guard(twin, unguarded: list[str], seed: int, authors) -> tuple[list[str], int | None]:

@@ -325,7 +325,7 @@ class Twin:
             empty=empty,
             sampled=sampled,
             new_tokens=new_tokens,
-            settings=asdict(req.sampling) | {"path": self.sampler.path},
+            settings=asdict(req.sampling) | {"path": self.sampler.path, "vocab": self.vocab(req)},
         )
 
     def stream(
@@ -393,6 +393,14 @@ class Twin:
             runs=Runs(self.sep_id, warm, max_post), posts_vocab=posts_vocab,
         )  # fmt: skip
         return post_steps(steps, self.sep_id, warm_up=warm)
+
+    def vocab(self, req: _Request | None = None) -> int:
+        """How many tokens a sample draws each token among: the posts' word pieces (with the
+        stop tokens) unless the request asks for the whole vocabulary."""
+        full = req is not None and req.options.full_vocab
+        if self.sampler.vocab is None or full:
+            return self.model.get_output_embeddings().weight.shape[0]
+        return len(self.sampler.vocab)
 
     def _judge(self, req: _Request, sample: int, ids: list[int], room: bool) -> PostEvent:
         text = self._text(req.head_ids + ids, req.author)
