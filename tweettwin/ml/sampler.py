@@ -356,17 +356,17 @@ def _lean_batch(
     lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, runs=None, vocab=None
 ) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
-    posts_vocab = vocab is not None and lean.vocab is not None
+    posts_vocab = vocab is not None  # the lean's own vocab: its head covers those rows
     first, state = lean.prefill(prompt_ids, n, capacity, posts_vocab=posts_vocab)
-    if posts_vocab:  # logits are over lean.vocab's rows: bans become row positions
-        ban = _positions(lean.vocab, ban)
+    if posts_vocab:  # logits are over the vocab's rows: bans become row positions
+        ban = _positions(vocab, ban)
     first = _ban(first, ban)
     last = first.expand(n, -1)
     rows = list(range(n))  # sample index of each live row
     seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     for step in range(opts.max_new_tokens):
         picked = pick_tokens(last, opts, generator)
-        picked = lean.vocab[picked] if posts_vocab else picked
+        picked = vocab[picked] if posts_vocab else picked
         tokens, ended = _ends(picked, stop, runs, seps, lengths)
         full = step + 1 == opts.max_new_tokens
         yield [
@@ -399,15 +399,15 @@ def _hf_batch(
     ``vocab``: sample among those token ids only (the others' logits masked)."""
     ids = torch.tensor([list(prompt_ids)] * n)
     done = torch.zeros(n, dtype=torch.bool)
-    if vocab is not None:
-        size = model.get_output_embeddings().weight.shape[0]
-        outside = torch.ones(size, dtype=torch.bool).index_fill_(0, vocab, False)
     seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     # transformers 5 renamed past_key_values to cache (argument and output)
     name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     with torch.inference_mode():
         out = model(input_ids=ids, use_cache=True)
         tokens = ids[:, -1]
+        if vocab is not None:  # the logits' columns outside ``vocab``, masked every step
+            outside = torch.ones(out.logits.shape[-1], dtype=torch.bool)
+            outside.index_fill_(0, vocab, False)
         for step in range(opts.max_new_tokens):
             logits = out.logits[:, -1].float()
             if vocab is not None:
@@ -440,10 +440,10 @@ class Sampler:
         the lean path then computes the LM head over those rows alone."""
         self.model = model
         self.dtype = dtype or next(model.parameters()).dtype  # compute in the weights' dtype
+        self.head_rows = model.get_output_embeddings().weight.shape[0]  # the whole vocabulary
         self.vocab = None
         if vocab is not None:  # ids past the LM head's rows never occur
-            rows = model.get_output_embeddings().weight.shape[0]
-            ids = sorted({v for v in vocab if 0 <= v < rows})
+            ids = sorted({v for v in vocab if 0 <= v < self.head_rows})
             self.vocab = torch.tensor(ids, dtype=torch.long)
         use_lean = supports_lean(model) if lean is None else lean
         self.lean = LeanLlama(model, self.dtype, quantize, self.vocab) if use_lean else None

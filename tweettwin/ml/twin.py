@@ -398,9 +398,11 @@ class Twin:
         """How many tokens a sample draws each token among: the posts' word pieces (with the
         stop tokens) unless the request asks for the whole vocabulary."""
         full = req is not None and req.options.full_vocab
-        if self.sampler.vocab is None or full:
-            return self.model.get_output_embeddings().weight.shape[0]
-        return len(self.sampler.vocab)
+        return (
+            self.sampler.head_rows
+            if self.sampler.vocab is None or full
+            else len(self.sampler.vocab)
+        )
 
     def _judge(self, req: _Request, sample: int, ids: list[int], room: bool) -> PostEvent:
         text = self._text(req.head_ids + ids, req.author)
