@@ -277,7 +277,12 @@ def print_tables(archive: str, rows, emb: dict, args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--archive", action="append", help="x-archive handle(s) [default: both]")
+    ap.add_argument(
+        "--archive",
+        action="append",
+        help="an archive bench/train.py knows (handle, mastodon-HANDLE, trump-YEAR, a path)"
+        " [default: andreruffert, alrocar]",
+    )
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--minutes", type=float, default=4.0, help="tweettwin training cap")

@@ -5,8 +5,9 @@
         [--quick] [--variant KEY=VALUE,...] [--skip-recipe] [--skip-default]
         [--emulate-avx2] [--trump-posts 1200] [--keep DIR] [--recipe-keeps-memory]
 
-For each archive (``x-archive/<handle>.zip`` from ../shared/data, or ``trump-<year>``: a seeded
-sample of ``--trump-posts`` of that year's posts from the large corpus, before cleaning),
+For each archive (``x-archive/<handle>.zip`` from ../shared/data, ``mastodon-<handle>`` for a
+Mastodon export there, ``trump-<year>``: a seeded sample of ``--trump-posts`` of that year's posts
+from the large corpus, before cleaning; or the path of your own archive),
 prepared once, then trained by:
 
 (a) huggingtweets: HF Trainer, full fine-tune, fp32, batch 1, 1024-token blocks, lr 1.372e-4,
@@ -73,20 +74,35 @@ def matmul_peak(dtype, reps: int = 5) -> float:
 
 
 def archive_source(name: str, tmp: Path, trump_posts: int = TRUMP_SAMPLE) -> Path:
+    """``trump-<year>`` (2009-2017, 2019, 2020: a seeded sample of that year's posts),
+    ``mastodon-<handle>`` (an account export folder), ``<handle>`` (an X archive zip), or a path
+    ``prepare`` reads (a file, folder or zip of your own)."""
+    if Path(name).exists():
+        return Path(name)
     if name.startswith("trump-"):
-        year = name.split("-", 1)[1]
-        src = SHARED / "large" / "trump-tta-2009-2017" / f"{year}.json"
-        if not src.exists():
-            sys.exit(f"{src} not found: the benchmark needs ../shared/data/large/")
-        items = json.loads(src.read_text(encoding="utf-8"))
-        random.Random(0).shuffle(items)
-        out = tmp / f"{name}.json"  # the file name becomes the dataset's handle
-        out.write_text(json.dumps(items[:trump_posts]), encoding="utf-8")
-        return out
-    src = SHARED / "x-archive" / f"{name}.zip"
+        return _trump_year(name, tmp, trump_posts)
+    if name.startswith("mastodon-"):
+        src = SHARED / "mastodon" / name.split("-", 1)[1]
+    else:
+        src = SHARED / "x-archive" / f"{name}.zip"
     if not src.exists():
-        sys.exit(f"{src} not found: the benchmark needs ../shared/data/x-archive/")
+        sys.exit(f"{src} not found: the benchmark needs ../shared/data/ (or give a path)")
     return src
+
+
+def _trump_year(name: str, tmp: Path, trump_posts: int) -> Path:
+    year = name.split("-", 1)[1]
+    src = SHARED / "large" / "trump-tta-2009-2017" / f"{year}.json"
+    if year in ("2019", "2020"):  # one file for both years; created_at ends with the year
+        src = SHARED / "large" / "trump-tta-2019-2020" / "trump_tweets.json"
+    if not src.exists():
+        sys.exit(f"{src} not found: the benchmark needs ../shared/data/large/")
+    items = json.loads(src.read_text(encoding="utf-8"))
+    items = [i for i in items if str(i.get("created_at", "")).endswith(year)]
+    random.Random(0).shuffle(items)
+    out = tmp / f"{name}.json"  # the file name becomes the dataset's handle
+    out.write_text(json.dumps(items[:trump_posts]), encoding="utf-8")
+    return out
 
 
 def prepare_dataset(
