@@ -4,7 +4,8 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
     .venv/bin/python bench/quality.py [--archive andreruffert --archive alrocar] [--samples 200]
                                       [--minutes 4] [--ht-epochs 1] [--variant KEY=VALUE,...]
                                       [--skip-recipe] [--keep DIR] [--kept DIR]
-                                      [--temperatures 0.8,0.9,1.0]
+                                      [--temperatures 0.8,0.9,1.0] [--seeds 0,1,2]
+                                      [--skip-embeddings] [--skip-base]
 
 (a) base: the embedded SmolLM2-135M, untuned, with the post separator set up as in training;
 (b) markovify: ``markovify.NewlineText`` (state size 2) on the training posts, sampled with its
@@ -16,9 +17,11 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
 (d) tweettwin default ``TrainConfig()``, capped at ``--minutes`` of training; (e) ``--variant``s.
 ``--kept DIR`` scores the models a ``bench/train.py --keep DIR`` run trained (same split) instead
 of training (c)-(e) here; ``--temperatures`` samples each trained model at several
-temperatures. Language models get the novelty guard built from the training posts (tweettwin's
-own index for tweettwin models). A second table compares the embeddings on how well
-they separate each system's posts from the real ones (cross-validated AUC on the embedding alone).
+temperatures, and ``--seeds`` samples them with several seeds and prints the mean, the spread
+and each system's paired difference from markovify. Language models get the novelty guard built
+from the training posts (tweettwin's own index for tweettwin models). A second table compares
+the embeddings on how well they separate each system's posts from the real ones
+(cross-validated AUC on the embedding alone).
 """
 
 from __future__ import annotations
@@ -123,9 +126,13 @@ def kept_systems(archive: str, out: Path, args) -> tuple[list[dict], object]:
         for t in args.temperatures:
             trained.append(lm_system(name, folder, data, args, sampling=sampling, temperature=t))
         sampling = sampling or trained[-1]["sampling"]
-    rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
+    rows = [] if args.skip_base else [base_system(out, data, args, sampling)]
     rows += markov_rows([r["text"] for r in data.train], args)
     return rows + trained, data
+
+
+def base_system(out: Path, data, args, sampling) -> dict:
+    return lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)
 
 
 def markov_rows(train: list[str], args) -> list[dict]:
@@ -176,7 +183,7 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
         for t in args.temperatures:
             tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs, None, t))
     sampling = tweettwin[0]["sampling"]  # the others sample as tweettwin's default does
-    rows = [lm_system("base model (untuned)", out / "base", data, args, sampling=sampling)]
+    rows = [] if args.skip_base else [base_system(out, data, args, sampling)]
     rows += markov_rows(train, args)
     if not args.skip_recipe:
         print("training the huggingtweets recipe...", flush=True)
@@ -269,6 +276,8 @@ def print_tables(archive: str, rows, emb: dict, args) -> None:
             f"{name:<34} {'':>7} {'':>6} {'':>7} {ref['frechet_distance']:7.4f} "
             f"{ref['classifier_auc']:6.3f}"
         )
+    if not emb:
+        return
     print("\nembedding-only AUC per system (higher = separates real from generated better):")
     print(f"{'embedding':<12}" + "".join(f" {r['name'][:16]:>16}" for r in rows) + "   seconds")
     for name, values in emb.items():
@@ -285,6 +294,9 @@ def main() -> None:
     )
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-base", action="store_true", help="leave out (a) the untuned model")
+    ap.add_argument("--skip-embeddings", action="store_true", help="no per-embedding AUC table")
+    ap.add_argument("--seeds", help="several sampling seeds (with --kept), e.g. 0,1,2: a summary")
     ap.add_argument("--minutes", type=float, default=4.0, help="tweettwin training cap")
     ap.add_argument("--ht-epochs", type=int, default=1, help="huggingtweets epochs (it used 4)")
     ap.add_argument("--embedding", default="minilm")
@@ -296,25 +308,60 @@ def main() -> None:
         "--temperatures", help="sample the trained models at each of these, e.g. 0.8,0.9,1.0"
     )
     args = ap.parse_args()
+    args.seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
     args.temperatures = (
         [float(t) for t in args.temperatures.split(",")] if args.temperatures else [None]
     )
+    if len(args.seeds) > 1 and not args.kept:
+        ap.error("--seeds with several seeds scores kept models: add --kept DIR")
     for archive in args.archive or ["andreruffert", "alrocar"]:
-        with tempfile.TemporaryDirectory(prefix="tweettwin-quality-") as tmp:
-            started = time.perf_counter()
-            pick = kept_systems if args.kept else systems_for
-            rows, data = pick(archive, Path(tmp), args)
-            score(rows, data, args)
-            emb = compare_embeddings(rows, data, args)
-            print_tables(archive, rows, emb, args)
-            if args.keep:  # KEEP/<archive>/{data,model}: `tweettwin eval` finds the data beside
-                import shutil
+        by_seed = {}
+        for seed in args.seeds:  # the embedding table once: its hidden-state row is slow
+            args.seed = seed
+            table = seed == args.seeds[0] and not args.skip_embeddings
+            by_seed[seed] = run_archive(archive, args, table)
+        if len(by_seed) > 1:
+            print_seed_summary(archive, by_seed)
 
-                shutil.copytree(data.path, args.keep / archive / "data", dirs_exist_ok=True)
-                shutil.copytree(
-                    Path(tmp) / "tt-0", args.keep / archive / "model", dirs_exist_ok=True
-                )
-            print(f"({archive}: {time.perf_counter() - started:.0f} s in all)", flush=True)
+
+def run_archive(archive: str, args, embeddings: bool) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="tweettwin-quality-") as tmp:
+        started = time.perf_counter()
+        pick = kept_systems if args.kept else systems_for
+        rows, data = pick(archive, Path(tmp), args)
+        score(rows, data, args)
+        emb = compare_embeddings(rows, data, args) if embeddings else {}
+        print_tables(f"{archive}, seed {args.seed}", rows, emb, args)
+        if args.keep:  # KEEP/<archive>/{data,model}: `tweettwin eval` finds the data beside
+            import shutil
+
+            shutil.copytree(data.path, args.keep / archive / "data", dirs_exist_ok=True)
+            shutil.copytree(Path(tmp) / "tt-0", args.keep / archive / "model", dirs_exist_ok=True)
+        print(f"({archive}: {time.perf_counter() - started:.0f} s in all)", flush=True)
+        return rows
+
+
+def print_seed_summary(archive: str, by_seed: dict[int, list[dict]]) -> None:
+    """Mean and spread over seeds, and each system's paired difference from markovify (own
+    guard) on the same seed: one seed moves AUC by up to +-0.06, so single runs mislead."""
+    import statistics
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.mean(values):.3f} +- {statistics.stdev(values):.3f}"
+
+    seeds = sorted(by_seed)
+    names = [r["name"] for r in by_seed[seeds[0]]]
+    markov = next(n for n in names if n.startswith("markovify (own"))
+    print(f"\n== {archive}: mean +- sd over seeds {seeds}; diff = system - markovify own guard ==")
+    print(f"{'system':<34} {'FD':>15} {'AUC':>15} {'FD diff':>15} {'AUC diff':>15}")
+    for name in names:
+        rows = [next(r for r in by_seed[s] if r["name"] == name) for s in seeds]
+        mk = [next(r for r in by_seed[s] if r["name"] == markov) for s in seeds]
+        keys = ("frechet_distance", "classifier_auc")
+        cells = [spread([r[k] for r in rows]) for k in keys]
+        if name != markov:
+            cells += [spread([r[k] - m[k] for r, m in zip(rows, mk, strict=True)]) for k in keys]
+        print(f"{name:<34} " + " ".join(f"{c:>15}" for c in cells))
 
 
 if __name__ == "__main__":
