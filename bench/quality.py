@@ -353,7 +353,8 @@ def print_seed_summary(archive: str, by_seed: dict[int, list[dict]]) -> None:
     names = [r["name"] for r in by_seed[seeds[0]]]
     markov = next(n for n in names if n.startswith("markovify (own"))
     print(f"\n== {archive}: mean +- sd over seeds {seeds}; diff = system - markovify own guard ==")
-    print(f"{'system':<34} {'FD':>15} {'AUC':>15} {'FD diff':>15} {'AUC diff':>15}")
+    head = ("system", "words", "FD", "AUC", "FD diff", "AUC diff")
+    print("{:<34} {:>6} {:>15} {:>15} {:>15} {:>15}".format(*head))
     for name in names:
         rows = [next(r for r in by_seed[s] if r["name"] == name) for s in seeds]
         mk = [next(r for r in by_seed[s] if r["name"] == markov) for s in seeds]
@@ -361,7 +362,14 @@ def print_seed_summary(archive: str, by_seed: dict[int, list[dict]]) -> None:
         cells = [spread([r[k] for r in rows]) for k in keys]
         if name != markov:
             cells += [spread([r[k] - m[k] for r, m in zip(rows, mk, strict=True)]) for k in keys]
-        print(f"{name:<34} " + " ".join(f"{c:>15}" for c in cells))
+        words = statistics.mean(_words(r, "generated") for r in rows)
+        print(f"{name:<34} {words:6.1f} " + " ".join(f"{c:>15}" for c in cells))
+    print(f"{'real held-out posts':<34} {_words(by_seed[seeds[0]][0], 'real'):6.1f}")
+
+
+def _words(row: dict, side: str) -> float:
+    """Mean words per post of a scored row's samples (``generated``) or the ``real`` posts."""
+    return row["scores"]["style"]["lengths"]["words"][side]["mean"]
 
 
 if __name__ == "__main__":
