@@ -9,7 +9,8 @@ archives, higher on the bilingual one), a little less variety. The LM head then 
 instead of 49k: ~19% fewer weights read and multiplied per decode step, 1.23x faster sampling.
 
 ``post_vocab.json``: ``{"format": "tweettwin-post-vocab", "version": 1, "count": n,
-"tokens": [ids]}``, sorted ids only, no text. Like the weights, it tells which word pieces the posts used.
+"tokens": [ids]}``, sorted ids only, no text. Like the weights, it tells which word pieces the
+posts used.
 """
 
 from __future__ import annotations
