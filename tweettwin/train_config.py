@@ -18,6 +18,12 @@ SAVE_DTYPES = ("bfloat16", "float32")
 # Measured by bench/train.py (a 952-post archive, embedded base): 1 epoch at 3e-4 reached a lower
 # held-out loss than 2 epochs at 1e-4 in half the time, and than the huggingtweets recipe.
 DEFAULT_LR = {"full": 3e-4, "lora": 1e-3}
+# Without --epochs a small archive trains on about as many tokens as a ~2,000-post one does in its
+# one epoch (up to 2 epochs): on andreruffert's archive (~16k tokens) one epoch left the twin
+# clearly further from the person than two (README, Evaluating), and the run still takes no
+# longer than a ~30k-token archive's.
+MIN_TRAIN_TOKENS = 30_000
+MAX_AUTO_EPOCHS = 2.0
 
 
 def _opt(default, help: str):
@@ -36,7 +42,12 @@ class TrainConfig:
     method: str = _opt(
         "full", "'full' fine-tuning or 'lora' (adapters merged into the saved weights)."
     )
-    epochs: float = _opt(1.0, "Passes over the training posts (fractions allowed).")
+    epochs: float | None = _opt(
+        None,
+        "Passes over the training posts (fractions allowed); default 1, or more (up to 2) when "
+        f"an epoch is under {MIN_TRAIN_TOKENS:,} tokens, so a small archive trains on about that "
+        "many.",
+    )
     max_steps: int | None = _opt(None, "Stop after this many optimizer steps (overrides epochs).")
     max_minutes: float | None = _opt(
         None,
@@ -111,7 +122,6 @@ class TrainConfig:
         if self.learning_rate is None:
             self.learning_rate = DEFAULT_LR[self.method]
         positive = (
-            "epochs",
             "learning_rate",
             "batch_size",
             "block_size",
@@ -123,7 +133,13 @@ class TrainConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be greater than 0, not {getattr(self, name)}")
-        for name in ("max_steps", "max_minutes", "early_stopping_patience", "max_grad_norm"):
+        for name in (
+            "epochs",
+            "max_steps",
+            "max_minutes",
+            "early_stopping_patience",
+            "max_grad_norm",
+        ):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be greater than 0 (or unset), not {value}")
@@ -139,6 +155,13 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def planned_epochs(self, tokens_per_epoch: int) -> float:
+        """``epochs``, or the default for an epoch of ``tokens_per_epoch`` tokens."""
+        if self.epochs is not None:
+            return self.epochs
+        wanted = MIN_TRAIN_TOKENS / max(1, tokens_per_epoch)
+        return round(min(MAX_AUTO_EPOCHS, max(1.0, wanted)), 3)
 
     @classmethod
     def help(cls, name: str) -> str:

@@ -132,6 +132,7 @@ def tiny_train_config(model_dir, **overrides):
 
     base = dict(
         base_model=str(model_dir),
+        epochs=1.0,  # explicit: the tiny datasets are far under the small-archive token floor
         block_size=64,
         batch_size=2,
         learning_rate=3e-3,

@@ -57,6 +57,17 @@ def test_full_training_changes_every_weight_and_lowers_val_loss(
     assert not list(tmp_path.glob(".model*"))  # no work or temp folders left behind
 
 
+def test_without_epochs_a_small_archive_trains_two_and_records_them(
+    tiny_model_dir, tiny_dataset_dir, tmp_path
+):
+    """The tiny dataset is far under the token floor: two epochs, one evaluation after each,
+    and training.json records the epochs the run planned, not None."""
+    result = train(tiny_dataset_dir, tmp_path / "model", config(tiny_model_dir, epochs=None))
+    training = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert result.epochs == 2.0 and training["hyperparameters"]["epochs"] == 2.0
+    assert [e["epoch"] for e in training["evals"]] == [0, 1, 2]
+
+
 def test_lora_trains_only_adapters_and_saves_a_merged_plain_model(
     tiny_model_dir, tiny_dataset_dir, tmp_path
 ):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,8 @@ def _setup(dataset_dir, output_dir: Path, config: TrainConfig, on_event: OnEvent
     blocks = PackedBlocks(train_ids, sep_id, config.block_size, config.seed)
     world = accelerator.num_processes
     per_step = max(1, min(config.batch_size, blocks.num_blocks // world))
+    # recorded as run (training.json, checkpoints): the epochs this archive's size gave
+    config = replace(config, epochs=config.planned_epochs(blocks.tokens_per_epoch))
     return _Run(
         config=config,
         output_dir=output_dir,
