@@ -246,6 +246,7 @@ def print_tables(archive: str, rows, emb: dict, args) -> None:
         "gen s",
         "ppl",
         "FD",
+        "KD e-3",
         "AUC",
         "copy",
         "copy ung",
@@ -254,27 +255,28 @@ def print_tables(archive: str, rows, emb: dict, args) -> None:
         "s-BLEU",
     )
     print(f"\n== {archive}: {args.samples} samples each, embedding {args.embedding} ==")
-    print("{:<34} {:>7} {:>6} {:>7} {:>7} {:>6} {:>6} {:>8} {:>5} {:>6} {:>6}".format(*head))
+    print("{:<34} {:>7} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>5} {:>6} {:>6}".format(*head))
     for r in rows:
         ppl = f"{r['ppl']:.2f}" if r["ppl"] else "-"
         drop = "-" if r["dropped"] is None else str(r["dropped"])
         print(
             f"{r['name']:<34} {r['train_s']:7.0f} {r['sample_s']:6.0f} {ppl:>7} "
-            f"{r['frechet_distance']:7.4f} {r['classifier_auc']:6.3f} {r['copy_rate']:6.1%} "
+            f"{r['frechet_distance']:7.4f} {r['kernel_distance'] * 1e3:6.2f} "
+            f"{r['classifier_auc']:6.3f} {r['copy_rate']:6.1%} "
             f"{r['copy_rate_unguarded']:8.1%} {drop:>5} {r['distinct_2']:6.3f} "
             f"{r['self_bleu']:6.3f}"
         )
     real = rows[0]["scores"]["diversity"]["real"]
     print(
-        f"{'real held-out posts':<34} {'':>7} {'':>6} {'':>7} {'':>7} {'':>6} {'':>6} {'':>8}"
-        f" {'':>5} {real['distinct_2']:6.3f} {real['self_bleu']:6.3f}"
+        f"{'real held-out posts':<34} {'':>7} {'':>6} {'':>7} {'':>7} {'':>6} {'':>6} {'':>6}"
+        f" {'':>8} {'':>5} {real['distinct_2']:6.3f} {real['self_bleu']:6.3f}"
     )
     ref = rows[0]["scores"]["distribution"]["reference"]
     if ref:  # the person's own posts scored like a system: the floor at this sample size
         name = f"real training posts ({ref['posts']})"
         print(
             f"{name:<34} {'':>7} {'':>6} {'':>7} {ref['frechet_distance']:7.4f} "
-            f"{ref['classifier_auc']:6.3f}"
+            f"{ref['kernel_distance'] * 1e3:6.2f} {ref['classifier_auc']:6.3f}"
         )
     if not emb:
         return
@@ -343,7 +345,8 @@ def run_archive(archive: str, args, embeddings: bool) -> list[dict]:
 
 def print_seed_summary(archive: str, by_seed: dict[int, list[dict]]) -> None:
     """Mean and spread over seeds, and each system's paired difference from markovify (own
-    guard) on the same seed: one seed moves AUC by up to +-0.06, so single runs mislead."""
+    guard) on the same seed: one seed moves AUC by up to +-0.06, so single runs mislead. KD is
+    the kernel distance x 1000."""
     import statistics
 
     def spread(values: list[float]) -> str:
@@ -353,18 +356,36 @@ def print_seed_summary(archive: str, by_seed: dict[int, list[dict]]) -> None:
     names = [r["name"] for r in by_seed[seeds[0]]]
     markov = next(n for n in names if n.startswith("markovify (own"))
     print(f"\n== {archive}: mean +- sd over seeds {seeds}; diff = system - markovify own guard ==")
-    head = ("system", "words", "FD", "AUC", "FD diff", "AUC diff")
-    print("{:<34} {:>6} {:>15} {:>15} {:>15} {:>15}".format(*head))
+    head = ("system", "words", "FD", "KD", "AUC", "FD diff", "KD diff", "AUC diff")
+    print(("{:<34} {:>6}" + " {:>15}" * 6).format(*head))
+    keys = ("frechet_distance", "kernel_distance", "classifier_auc")
+    scale = {"kernel_distance": 1e3}
     for name in names:
-        rows = [next(r for r in by_seed[s] if r["name"] == name) for s in seeds]
-        mk = [next(r for r in by_seed[s] if r["name"] == markov) for s in seeds]
-        keys = ("frechet_distance", "classifier_auc")
-        cells = [spread([r[k] for r in rows]) for k in keys]
+        rows = [_summary_values(next(r for r in by_seed[s] if r["name"] == name)) for s in seeds]
+        mk = [_summary_values(next(r for r in by_seed[s] if r["name"] == markov)) for s in seeds]
+        cells = [spread([r[k] * scale.get(k, 1) for r in rows]) for k in keys]
         if name != markov:
-            cells += [spread([r[k] - m[k] for r, m in zip(rows, mk, strict=True)]) for k in keys]
-        words = statistics.mean(_words(r, "generated") for r in rows)
+            cells += [
+                spread([(r[k] - m[k]) * scale.get(k, 1) for r, m in zip(rows, mk, strict=True)])
+                for k in keys
+            ]
+        words = statistics.mean(r["words"] for r in rows)
         print(f"{name:<34} {words:6.1f} " + " ".join(f"{c:>15}" for c in cells))
+    refs = [by_seed[s][0]["scores"]["distribution"]["reference"] for s in seeds]
+    if all(refs):  # the person's own training posts, drawn anew per seed: the floor
+        cells = [spread([ref[k] * scale.get(k, 1) for ref in refs]) for k in keys]
+        name = f"real training posts ({refs[0]['posts']})"
+        print(f"{name:<34} {'':>6} " + " ".join(f"{c:>15}" for c in cells))
     print(f"{'real held-out posts':<34} {_words(by_seed[seeds[0]][0], 'real'):6.1f}")
+
+
+def _summary_values(row: dict) -> dict:
+    return {
+        "frechet_distance": row["frechet_distance"],
+        "kernel_distance": row["kernel_distance"],
+        "classifier_auc": row["classifier_auc"],
+        "words": _words(row, "generated"),
+    }
 
 
 def _words(row: dict, side: str) -> float:

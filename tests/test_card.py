@@ -236,8 +236,18 @@ def test_eval_json_adds_a_section_and_model_index_metrics(tmp_path):
     assert metrics["roc_auc"] == 0.71 and metrics["copy_rate_unguarded"] == 0.035
     assert metrics["perplexity"] == 24.53  # the training metrics stay
     assert "own training posts score" not in text  # an eval.json from before the reference
+    assert "Kernel distance" not in text and "kernel_distance" not in metrics  # nor the kernel
 
-    scores["distribution"] = {"reference": {"classifier_auc": 0.58, "frechet_distance": 0.0251}}
+    scores["kernel_distance"] = 0.003241
+    (model / "eval.json").write_text(json.dumps(scores))
+    text = card.render_card(model)
+    assert "| Kernel distance, unbiased MMD² (minilm embeddings) | 3.24 ×10⁻³ |" in text
+    [result] = _parse(text).data.to_dict()["model-index"][0]["results"]
+    assert {m["type"]: m["value"] for m in result["metrics"]}["kernel_distance"] == 0.003241
+
+    scores["distribution"] = {
+        "reference": {"classifier_auc": 0.58, "frechet_distance": 0.0251, "kernel_distance": -2e-4}
+    }
     (model / "eval.json").write_text(json.dumps(scores))
     text = card.render_card(model)
     assert (
@@ -245,3 +255,4 @@ def test_eval_json_adds_a_section_and_model_index_metrics(tmp_path):
         in text
     )
     assert "the person's own training posts: 0.0251" in text
+    assert "the person's own training posts: -0.20 ×10⁻³ |" in text

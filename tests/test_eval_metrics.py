@@ -64,6 +64,26 @@ def test_frechet_distance_grows_with_the_shift():
     assert 3.4 < metrics.frechet_distance(a, b + 1.0) < 4.6  # |shift|^2 = 4
 
 
+def test_kernel_distance_is_unbiased_and_sees_shift_and_collapse():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(120, 8))
+    same = [metrics.kernel_distance(real, rng.normal(size=(200, 8))) for _ in range(20)]
+    assert abs(np.mean(same)) < 0.004  # no bias from the sample sizes: ~0 on average
+    assert min(same) < 0 < max(same)  # single draws scatter around 0, both ways
+    shifted = metrics.kernel_distance(real, rng.normal(size=(200, 8)) + 0.5)
+    assert shifted > 10 * max(same)
+    # the same mean but no spread (one post written over and over): far, as it should be
+    one_post = 1e-3 * rng.normal(size=(200, 8))
+    assert metrics.kernel_distance(real, one_post) > 10 * max(same)
+    # the kernel's width comes from the real rows: scaling both sides changes nothing
+    other = rng.normal(size=(200, 8)) + 0.5
+    assert metrics.kernel_distance(real * 10, other * 10) == pytest.approx(
+        metrics.kernel_distance(real, other)
+    )
+    with pytest.raises(ValueError, match="at least two rows"):
+        metrics.kernel_distance(real[:1], real)
+
+
 def test_classifier_auc_on_vectors():
     rng = np.random.default_rng(1)
     a = rng.normal(size=(150, 8))
@@ -81,6 +101,7 @@ def test_same_posts_are_indistinguishable(real_vs_real):
     dist = real_vs_real["distribution"]
     assert 0.35 < dist["classifier_auc"] < 0.65
     assert dist["frechet_distance"] < 2 * dist["frechet_distance_real_halves"] + 0.01
+    assert abs(dist["kernel_distance"]) < 0.02
 
 
 def test_the_reference_is_the_persons_own_posts_scored_the_same_way(real_vs_real):
@@ -90,6 +111,7 @@ def test_the_reference_is_the_persons_own_posts_scored_the_same_way(real_vs_real
     fake = score_posts(posts(150, 1), gibberish(150, 2), posts(300, 3), embed_wordllama)
     assert fake["distribution"]["reference"] == ref  # it scores the real posts, not the samples
     assert fake["distribution"]["frechet_distance"] > 5 * ref["frechet_distance"]
+    assert fake["distribution"]["kernel_distance"] > 5 * max(ref["kernel_distance"], 0.01)
     few = score_posts(posts(150, 1), posts(50, 2), posts(30, 3), embed_wordllama)
     assert few["distribution"]["reference"]["posts"] == 30  # as many as there are
     assert (
@@ -231,6 +253,31 @@ def test_frechet_reading_says_when_it_is_below_the_noise_floor():
     )
     assert "1.28× that far" in fd_text(0.64, 0.86, ref)  # against the reference, not the halves
     assert "cannot tell the two apart" in fd_text(0.49, 0.86, ref)
+
+
+def test_kernel_reading_gives_the_persons_own_score_and_skips_old_files():
+    from tweettwin.evaluate.report import readings
+
+    def rows(dist):
+        r = {
+            "classifier_auc": 0.8,
+            "distinct_2": 0.8,
+            "self_bleu": 0.3,
+            "copy_rate": 0.0,
+            "copy_rate_unguarded": 0.0,
+            "samples": 200,
+            "validation_posts": 117,
+            "embedding": "minilm",
+            "distribution": {"frechet_distance": 0.6, "frechet_distance_real_halves": 0.8} | dist,
+            "diversity": {"real": {"distinct_2": 0.9, "self_bleu": 0.2}},
+        }
+        return {k: (v, text) for k, v, text in readings(r)}
+
+    ref = {"posts": 200, "classifier_auc": 0.58, "frechet_distance": 0.5, "kernel_distance": 9e-4}
+    value, text = rows({"kernel_distance": 0.00324, "reference": ref})["Kernel distance"]
+    assert value == "3.24 ×10⁻³" and "(minilm)" in text
+    assert text.endswith("200 of the person's own training posts score 0.90 ×10⁻³")
+    assert "Kernel distance" not in rows({"reference": ref})  # an eval.json from before it
 
 
 def test_report_examples_are_a_seeded_spread_not_the_first_finishers():

@@ -20,6 +20,7 @@ TOP_LEVEL = (
     "perplexity",
     "base_perplexity",
     "frechet_distance",
+    "kernel_distance",
     "classifier_auc",
     "copy_rate",
     "copy_rate_unguarded",

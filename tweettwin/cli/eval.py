@@ -36,7 +36,8 @@ def eval_command(model_dir, dataset, samples, seed, embedding, as_json, open_rep
     """Score the model in MODEL_DIR against its held-out posts.
 
     Held-out perplexity (and the base model's), style habits, a real-vs-generated classifier
-    (the headline: 0.5 = indistinguishable), Fréchet distance, diversity and copy rates.
+    (the headline: 0.5 = indistinguishable), Fréchet and kernel distances, diversity and
+    copy rates.
     Writes eval.json and report.html into MODEL_DIR and records an "eval" run.
     """
     from rich.console import Console

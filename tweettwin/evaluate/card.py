@@ -8,6 +8,7 @@ from collections.abc import Mapping
 CARD_METRICS = {
     "classifier_auc": ("roc_auc", "Real-vs-generated classifier AUC (0.5 = indistinguishable)"),
     "frechet_distance": ("frechet_distance", "Fréchet distance of post embeddings"),
+    "kernel_distance": ("kernel_distance", "Kernel distance (unbiased MMD²) of post embeddings"),
     "copy_rate": ("copy_rate", "Copy rate, guard on"),
     "copy_rate_unguarded": ("copy_rate_unguarded", "Copy rate, guard off"),
     "distinct_2": ("distinct_2", "Distinct-2"),
@@ -31,11 +32,18 @@ def eval_summary(evaluation: Mapping | None) -> dict | None:
         "auc": f"{auc:.3f}",
         "auc_words": f"{auc:.0%}",
         "frechet": f"{float(evaluation['frechet_distance']):.4f}",
+        # eval.json files written before the kernel distance lack it
+        "kernel": _milli(evaluation.get("kernel_distance")),
+        "ref_kernel": _milli(ref.get("kernel_distance")),
         "copy_rate": f"{float(evaluation['copy_rate']):.1%}",
         "copy_rate_unguarded": f"{float(evaluation['copy_rate_unguarded']):.1%}",
         "distinct_2": f"{float(evaluation['distinct_2']):.3f}",
         "self_bleu": f"{float(evaluation['self_bleu']):.3f}",
     }
+
+
+def _milli(value) -> str | None:
+    return None if value is None else f"{float(value) * 1000:.2f} ×10⁻³"
 
 
 def eval_results(evaluation: Mapping | None, common: Mapping) -> list:

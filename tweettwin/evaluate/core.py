@@ -127,6 +127,7 @@ def score_posts(
         "auc_embedding_only": metrics.classifier_auc(vec_real, vec_gen, seed=seed)["auc"],
         "auc_style_only": metrics.classifier_auc(sty_real, sty_gen, seed=seed)["auc"],
         "frechet_distance": round(metrics.frechet_distance(vec_real, vec_gen), 4),
+        "kernel_distance": round(metrics.kernel_distance(vec_real, vec_gen), 6),
         # the noise floor: two halves of the real posts are this far apart
         "frechet_distance_real_halves": round(
             metrics.frechet_distance(vec_real[order[:half]], vec_real[order[half:]]), 4
@@ -174,6 +175,7 @@ def _reference(real, vec_real, sty_real, train_texts, n: int, embed, seed: int) 
         "posts": len(pick),
         "classifier_auc": auc,
         "frechet_distance": round(metrics.frechet_distance(vec_real, vec), 4),
+        "kernel_distance": round(metrics.kernel_distance(vec_real, vec), 6),
     }
 
 
@@ -193,6 +195,7 @@ def headline(scores: dict) -> dict:
     div = scores["diversity"]["generated"]
     return {
         "frechet_distance": scores["distribution"]["frechet_distance"],
+        "kernel_distance": scores["distribution"]["kernel_distance"],
         "classifier_auc": scores["distribution"]["classifier_auc"],
         "copy_rate": memo["guarded"]["rate"],
         "copy_rate_unguarded": unguarded["rate"],

@@ -116,6 +116,9 @@ def readings(r: Mapping) -> list[tuple[str, str, str]]:
         )
     )
     out.append(("Fréchet distance", f"{r['distribution']['frechet_distance']:.4f}", _frechet(r)))
+    kernel = r["distribution"].get("kernel_distance")  # eval.json files before it lack it
+    if kernel is not None:
+        out.append(("Kernel distance", f"{kernel * 1000:.2f} ×10⁻³", _kernel(r, kernel)))
     real = r["diversity"]["real"]
     out.append(
         (
@@ -166,6 +169,20 @@ def _frechet(r: Mapping) -> str:
             "classifier instead"
         )
     return text + f", so the generated posts sit {fd / floor:.2f}× that far from the real ones"
+
+
+def _kernel(r: Mapping, kernel: float) -> str:
+    text = (
+        f"unbiased kernel two-sample distance (MMD²) between real and generated post embeddings "
+        f"({r['embedding']}): 0 on average for posts from the same source, lower is closer"
+    )
+    ref = r["distribution"].get("reference") or {}
+    if ref.get("kernel_distance") is not None:
+        text += (
+            f"; {ref['posts']} of the person's own training posts score "
+            f"{ref['kernel_distance'] * 1000:.2f} ×10⁻³"
+        )
+    return text
 
 
 def style_readings(st: Mapping) -> list[str]:
