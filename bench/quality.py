@@ -5,6 +5,7 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
                                       [--minutes 4] [--ht-epochs 1] [--variant KEY=VALUE,...]
                                       [--skip-recipe] [--keep DIR] [--kept DIR]
                                       [--temperatures 0.8,0.9,1.0] [--seeds 0,1,2]
+                                      [--bootstrap 200]
                                       [--skip-embeddings] [--skip-base]
 
 (a) base: the embedded SmolLM2-135M, untuned, with the post separator set up as in training;
@@ -18,7 +19,10 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
 ``--kept DIR`` scores the models a ``bench/train.py --keep DIR`` run trained (same split) instead
 of training (c)-(e) here; ``--temperatures`` samples each trained model at several
 temperatures, and ``--seeds`` samples them with several seeds and prints the mean, the spread
-and each system's paired difference from markovify. Language models get the novelty guard built
+and each system's paired difference from markovify; ``--bootstrap N`` recomputes the Fréchet
+and kernel distances of each system and of the person's own training posts from markovify's on N
+resamples of the held-out posts (is a lead more than the luck of which posts were held out?).
+Language models get the novelty guard built
 from the training posts (tweettwin's own index for tweettwin models). A second table compares
 the embeddings on how well they separate each system's posts from the real ones
 (cross-validated AUC on the embedding alone).
@@ -195,20 +199,68 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
     return rows, data
 
 
-def score(rows, data, args) -> None:
+def score(rows, data, args) -> dict:
+    """Each row's eval scores (in place); returns the embeddings scored, for --bootstrap."""
+    import numpy as np
+
     from tweettwin.evaluate.core import headline, score_posts
     from tweettwin.evaluate.embed import embedder
 
     real = [r["text"] for r in data.validation]
     train = [r["text"] for r in data.train]
-    embed = embedder(args.embedding)
+    embed, seen = embedder(args.embedding), {}
+
+    def kept_embed(texts):  # score_posts embeds each set once; keep them for the bootstrap
+        seen[tuple(texts)] = vec = np.asarray(embed(texts))
+        return vec
+
     for i, row in enumerate(rows):
         t = time.perf_counter()
         scores = score_posts(
-            real, row["guarded"], train, embed, unguarded=row["unguarded"], seed=args.seed,
-            reference=i == 0,  # the same for every system: scored once
+            real, row["guarded"], train, kept_embed, unguarded=row["unguarded"],
+            seed=args.seed, reference=i == 0,  # the same for every system: scored once
         )  # fmt: skip
         row.update(headline(scores), scores=scores, score_s=time.perf_counter() - t)
+    return {"real": seen[tuple(real)]} | {r["name"]: seen[tuple(r["guarded"])] for r in rows}
+
+
+def print_bootstrap(vectors: dict, data, args) -> None:
+    """How much of each system's distance from markovify's (own guard) is the luck of which
+    posts were held out: both distances recomputed on ``--bootstrap`` resamples of the held-out
+    posts (same resample for both), with as many of the person's own training posts as a
+    system beside them. A 95% interval that spans 0 means this held-out set cannot rank them."""
+    import random
+
+    import numpy as np
+
+    from tweettwin.evaluate.embed import embedder
+    from tweettwin.evaluate.metrics import frechet_distance, kernel_distance
+
+    real = vectors.pop("real")
+    train = [r["text"] for r in data.train]
+    own = random.Random(args.seed).sample(train, min(args.samples, len(train)))
+    systems = vectors | {"own training posts": np.asarray(embedder(args.embedding)(own))}
+    markov = next(n for n in systems if n.startswith("markovify (own"))
+    rng = np.random.default_rng(args.seed)
+    scale = {"FD": (frechet_distance, 1.0), "KD": (kernel_distance, 1e3)}
+    diffs = {n: {key: [] for key in scale} for n in systems if n != markov}
+    for _ in range(args.bootstrap):
+        r = real[rng.integers(0, len(real), len(real))]
+        for key, (distance, times) in scale.items():
+            base = distance(r, systems[markov])
+            for name in diffs:
+                diffs[name][key].append((distance(r, systems[name]) - base) * times)
+    print(
+        f"\nsystem - markovify (own guard) over {args.bootstrap} resamples of the held-out posts "
+        "(KD x 1000): mean [95% interval], share of resamples where the system is closer"
+    )
+    for name, d in diffs.items():
+        cells = []
+        for key, values in d.items():
+            v = np.asarray(values)
+            lo, hi = np.percentile(v, [2.5, 97.5])
+            cells.append(f"{key} {v.mean():+.4f} [{lo:+.4f}, {hi:+.4f}] {np.mean(v < 0):4.0%}")
+        print(f"{name:<34} " + "   ".join(cells))
 
 
 def compare_embeddings(rows, data, args) -> dict:
@@ -298,6 +350,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-base", action="store_true", help="leave out (a) the untuned model")
     ap.add_argument("--skip-embeddings", action="store_true", help="no per-embedding AUC table")
+    ap.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        help="resample the held-out posts N times: is each distance from markovify's real?",
+    )
     ap.add_argument("--seeds", help="several sampling seeds (with --kept), e.g. 0,1,2: a summary")
     ap.add_argument("--minutes", type=float, default=4.0, help="tweettwin training cap")
     ap.add_argument("--ht-epochs", type=int, default=1, help="huggingtweets epochs (it used 4)")
@@ -331,9 +389,11 @@ def run_archive(archive: str, args, embeddings: bool) -> list[dict]:
         started = time.perf_counter()
         pick = kept_systems if args.kept else systems_for
         rows, data = pick(archive, Path(tmp), args)
-        score(rows, data, args)
+        vectors = score(rows, data, args)
         emb = compare_embeddings(rows, data, args) if embeddings else {}
         print_tables(f"{archive}, seed {args.seed}", rows, emb, args)
+        if args.bootstrap:
+            print_bootstrap(vectors, data, args)
         if args.keep:  # KEEP/<archive>/{data,model}: `tweettwin eval` finds the data beside
             import shutil
 
