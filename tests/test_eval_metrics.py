@@ -223,27 +223,29 @@ def test_style_readings_name_the_biggest_gaps():
     assert close == ["Every habit below is within 5 points of the real posts' rate."]
 
 
-def test_frechet_reading_says_when_it_is_below_the_noise_floor():
+def _readings(distribution: dict) -> dict:
+    """Score name -> (value, reading) for an eval result with this ``distribution`` section."""
     from tweettwin.evaluate.report import readings
 
+    r = {
+        "classifier_auc": 0.8,
+        "distinct_2": 0.8,
+        "self_bleu": 0.3,
+        "copy_rate": 0.0,
+        "copy_rate_unguarded": 0.0,
+        "samples": 200,
+        "validation_posts": 117,
+        "embedding": "minilm",
+        "distribution": distribution,
+        "diversity": {"real": {"distinct_2": 0.9, "self_bleu": 0.2}},
+    }
+    return {k: (v, text) for k, v, text in readings(r)}
+
+
+def test_frechet_reading_says_when_it_is_below_the_noise_floor():
     def fd_text(fd, floor, ref=None):
-        r = {
-            "classifier_auc": 0.8,
-            "distinct_2": 0.8,
-            "self_bleu": 0.3,
-            "copy_rate": 0.0,
-            "copy_rate_unguarded": 0.0,
-            "samples": 200,
-            "validation_posts": 117,
-            "embedding": "minilm",
-            "distribution": {
-                "frechet_distance": fd,
-                "frechet_distance_real_halves": floor,
-                "reference": ref,
-            },
-            "diversity": {"real": {"distinct_2": 0.9, "self_bleu": 0.2}},
-        }
-        return dict((k, v) for k, _, v in readings(r))["Fréchet distance"]
+        dist = {"frechet_distance": fd, "frechet_distance_real_halves": floor, "reference": ref}
+        return _readings(dist)["Fréchet distance"][1]
 
     assert "(58 each)" in fd_text(0.69, 0.86) and "cannot tell the two apart" in fd_text(0.69, 0.86)
     assert "2.00× that far" in fd_text(1.2, 0.6)
@@ -256,22 +258,8 @@ def test_frechet_reading_says_when_it_is_below_the_noise_floor():
 
 
 def test_kernel_reading_gives_the_persons_own_score_and_skips_old_files():
-    from tweettwin.evaluate.report import readings
-
     def rows(dist):
-        r = {
-            "classifier_auc": 0.8,
-            "distinct_2": 0.8,
-            "self_bleu": 0.3,
-            "copy_rate": 0.0,
-            "copy_rate_unguarded": 0.0,
-            "samples": 200,
-            "validation_posts": 117,
-            "embedding": "minilm",
-            "distribution": {"frechet_distance": 0.6, "frechet_distance_real_halves": 0.8} | dist,
-            "diversity": {"real": {"distinct_2": 0.9, "self_bleu": 0.2}},
-        }
-        return {k: (v, text) for k, v, text in readings(r)}
+        return _readings({"frechet_distance": 0.6, "frechet_distance_real_halves": 0.8} | dist)
 
     ref = {"posts": 200, "classifier_auc": 0.58, "frechet_distance": 0.5, "kernel_distance": 9e-4}
     value, text = rows({"kernel_distance": 0.00324, "reference": ref})["Kernel distance"]
