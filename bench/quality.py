@@ -22,10 +22,9 @@ temperatures, and ``--seeds`` samples them with several seeds and prints the mea
 and each system's paired difference from markovify; ``--bootstrap N`` recomputes the Fréchet
 and kernel distances of each system and of the person's own training posts from markovify's on N
 resamples of the held-out posts (is a lead more than the luck of which posts were held out?).
-Language models get the novelty guard built
-from the training posts (tweettwin's own index for tweettwin models). A second table compares
-the embeddings on how well they separate each system's posts from the real ones
-(cross-validated AUC on the embedding alone).
+Language models get the novelty guard built from the training posts (tweettwin's own index for
+tweettwin models). A second table compares the embeddings on how well they separate each
+system's posts from the real ones (cross-validated AUC on the embedding alone).
 """
 
 from __future__ import annotations
