@@ -235,10 +235,11 @@ def print_bootstrap(vectors: dict, data, args) -> None:
     from tweettwin.evaluate.embed import embedder
     from tweettwin.evaluate.metrics import frechet_distance, kernel_distance
 
-    real = vectors.pop("real")
+    real = vectors["real"]
     train = [r["text"] for r in data.train]
     own = random.Random(args.seed).sample(train, min(args.samples, len(train)))
-    systems = vectors | {"own training posts": np.asarray(embedder(args.embedding)(own))}
+    systems = {n: v for n, v in vectors.items() if n != "real"}
+    systems["own training posts"] = np.asarray(embedder(args.embedding)(own))
     markov = next(n for n in systems if n.startswith("markovify (own"))
     rng = np.random.default_rng(args.seed)
     scale = {"FD": (frechet_distance, 1.0), "KD": (kernel_distance, 1e3)}

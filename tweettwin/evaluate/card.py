@@ -33,8 +33,8 @@ def eval_summary(evaluation: Mapping | None) -> dict | None:
         "auc_words": f"{auc:.0%}",
         "frechet": f"{float(evaluation['frechet_distance']):.4f}",
         # eval.json files written before the kernel distance lack it
-        "kernel": _milli(evaluation.get("kernel_distance")),
-        "ref_kernel": _milli(ref.get("kernel_distance")),
+        "kernel": kernel_text(evaluation.get("kernel_distance")),
+        "ref_kernel": kernel_text(ref.get("kernel_distance")),
         "copy_rate": f"{float(evaluation['copy_rate']):.1%}",
         "copy_rate_unguarded": f"{float(evaluation['copy_rate_unguarded']):.1%}",
         "distinct_2": f"{float(evaluation['distinct_2']):.3f}",
@@ -42,7 +42,8 @@ def eval_summary(evaluation: Mapping | None) -> dict | None:
     }
 
 
-def _milli(value) -> str | None:
+def kernel_text(value) -> str | None:
+    """A kernel distance as people read it (its values are thousandths); None stays None."""
     return None if value is None else f"{float(value) * 1000:.2f} ×10⁻³"
 
 

@@ -9,6 +9,8 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 
+from tweettwin.evaluate.card import kernel_text
+
 REAL, GENERATED = "#4c72b0", "#dd8452"
 
 
@@ -118,7 +120,7 @@ def readings(r: Mapping) -> list[tuple[str, str, str]]:
     out.append(("Fréchet distance", f"{r['distribution']['frechet_distance']:.4f}", _frechet(r)))
     kernel = r["distribution"].get("kernel_distance")  # eval.json files before it lack it
     if kernel is not None:
-        out.append(("Kernel distance", f"{kernel * 1000:.2f} ×10⁻³", _kernel(r, kernel)))
+        out.append(("Kernel distance", kernel_text(kernel), _kernel(r)))
     real = r["diversity"]["real"]
     out.append(
         (
@@ -171,7 +173,7 @@ def _frechet(r: Mapping) -> str:
     return text + f", so the generated posts sit {fd / floor:.2f}× that far from the real ones"
 
 
-def _kernel(r: Mapping, kernel: float) -> str:
+def _kernel(r: Mapping) -> str:
     text = (
         f"unbiased kernel two-sample distance (MMD²) between real and generated post embeddings "
         f"({r['embedding']}): 0 on average for posts from the same source, lower is closer"
@@ -180,7 +182,7 @@ def _kernel(r: Mapping, kernel: float) -> str:
     if ref.get("kernel_distance") is not None:
         text += (
             f"; {ref['posts']} of the person's own training posts score "
-            f"{ref['kernel_distance'] * 1000:.2f} ×10⁻³"
+            f"{kernel_text(ref['kernel_distance'])}"
         )
     return text
 
