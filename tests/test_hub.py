@@ -27,6 +27,9 @@ def model(tmp_path):
     (folder / ".model.safetensors.sha256").write_text("cache")
     (folder / ".README.md.abc.tmp").write_text("half-written")
     (folder / "preview.png").write_bytes(b"png")
+    # what sampling reads besides the weights: the posts' word pieces and how posts start
+    (folder / "post_vocab.json").write_text('{"format": "tweettwin-post-vocab"}')
+    (folder / "post_starts.json").write_text('{"format": "tweettwin-post-starts"}')
     return folder
 
 
@@ -35,6 +38,8 @@ EXPECTED = [
     "config.json",
     "dataset_manifest.json",
     "model.safetensors",
+    "post_starts.json",
+    "post_vocab.json",
     "preview.png",
     "training.json",
 ]
@@ -93,7 +98,7 @@ def test_dry_run_sends_nothing_writes_nothing_needs_no_token(model, monkeypatch)
     assert (
         "checkpoint-40" not in out.output
         and "Would upload" in out.output
-        and "6 files" in out.output
+        and f"{len(EXPECTED)} files" in out.output
     )
 
 

@@ -72,6 +72,12 @@ class GenerateOptions:
         "Sample from the base model's whole vocabulary, not only the word pieces the training "
         "posts use (a tweettwin model's default: measured closer to the real posts, and faster).",
     )
+    model_start: bool = _opt(
+        False,
+        "Let the model pick the first token of an unprompted post; a tweettwin model's default "
+        "draws it from how the training posts start, which keeps the person's mix of kinds of "
+        "posts (quotes, mentions, thank-yous, lowercase asides).",
+    )
     novelty: bool = _opt(
         True,
         "Drop samples that copy a training post and sample again (needs the folder's novelty "
@@ -98,7 +104,7 @@ class GenerateOptions:
             _check_int("seed", self.seed, 0, 2**63 - 1)
         if self.author is not None and not isinstance(self.author, str):
             raise ConfigError(f"author must be a handle (text), not {self.author!r}")
-        for name in ("novelty", "full_vocab"):
+        for name in ("novelty", "full_vocab", "model_start"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
 

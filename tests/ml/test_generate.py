@@ -386,7 +386,7 @@ def test_unprompted_posts_are_the_later_posts_of_each_rows_run(twin_dir):
     steps = twin.sampler.stream(
         [twin.sep_id], 3, replace(opts, max_new_tokens=2 * (cap + 1)),
         twin.stop_ids - {twin.sep_id}, generator=generator, first_ban=twin._first_ban([]),
-        runs=Runs(twin.sep_id, warm_up=1, max_post=cap), posts_vocab=True,
+        runs=Runs(twin.sep_id, warm_up=1, max_post=cap), posts_vocab=True, starts=twin.starts,
     )  # fmt: skip
     runs: dict[int, list[int | None]] = {}
     for step in steps:
@@ -428,6 +428,95 @@ def test_warm_up_option_from_the_cli_and_python(twin_dir):
     assert twin.generate(None, n=4, seed=5, novelty=False).posts == alone
     bad = CliRunner().invoke(cli, ["generate", str(twin_dir), "--warm-up", "9"])
     assert bad.exit_code == 2 and "warm_up" in bad.output and "Traceback" not in bad.output
+
+
+# ------------------------------------------------------------------------ how the posts start
+
+
+def first_tokens(twin, texts) -> list[int]:
+    return [twin.tokenizer(t, add_special_tokens=False).input_ids[0] for t in texts]
+
+
+def test_training_keeps_how_the_posts_start(twin, twin_dir):
+    from collections import Counter
+
+    from tweettwin.ml.post_start import FILE, read_post_starts
+
+    train = [p["text"] for i, p in enumerate(synthetic_posts()) if i % 10]  # write_dataset's split
+    assert read_post_starts(twin_dir, len(twin.tokenizer)) == Counter(first_tokens(twin, train))
+    saved = json.loads((twin_dir / FILE).read_text())
+    assert all(isinstance(v, int) for pair in saved["starts"] for v in pair)  # ids, no text
+    assert saved["posts"] == len(train)
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_unprompted_posts_start_as_the_training_posts_do(twin_dir, lean):
+    """Every post of a run starts with a token some training post starts with, however hot
+    the sampling; ``model_start`` lets the model pick (and it picks others when hot)."""
+    twin = Twin.load(twin_dir, lean=lean)
+    allowed = set(torch.isfinite(twin.starts).nonzero().flatten().tolist())
+    rows: dict[int, list] = {}
+    stream = twin.sampler.stream
+
+    def spy(*args, **kwargs):
+        for step in stream(*args, **kwargs):
+            for row, tok, _ in step:
+                rows.setdefault(row, []).append(tok)
+            yield step
+
+    twin.sampler.stream = spy
+    hot = dict(n=30, seed=3, temperature=3.0, novelty=False)
+    result = twin.generate(None, **hot)
+    posts = [p for toks in rows.values() for p in split_at(toks, twin.sep_id) if p]
+    assert len(posts) > len(rows) and {p[0] for p in posts} <= allowed  # warm-ups included
+    assert result.settings["start"] == "posts"
+    rows.clear()
+    free = twin.generate(None, **hot, model_start=True)
+    assert free.settings["start"] == "model"
+    assert {p[0] for toks in rows.values() for p in split_at(toks, twin.sep_id) if p} - allowed
+    assert twin.generate("Today", n=2, seed=3, novelty=False).settings["start"] == "model"
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_a_first_token_is_drawn_as_often_as_posts_start_with_it(twin, temperature):
+    """The start distribution is drawn as given, not sharpened or flattened by temperature."""
+    from tweettwin.ml.post_start import start_logprobs
+
+    a, b = sorted(int(t) for t in twin.sampler.vocab[:2])
+    starts = start_logprobs({a: 3, b: 1}, twin.starts.shape[0])
+    opts = SamplingOptions(temperature=temperature, max_new_tokens=1)
+    gen = torch.Generator().manual_seed(1)
+    steps = twin.sampler.stream(
+        [twin.sep_id], 800, opts, [], generator=gen, posts_vocab=True, starts=starts
+    )
+    drawn = [tok for step in steps for _, tok, _ in step]
+    assert set(drawn) == {a, b}
+    assert 0.70 < drawn.count(a) / len(drawn) < 0.80  # 3 in 4 (sd 0.015 at 800 draws)
+
+
+def test_model_start_from_the_cli_matches_python(twin_dir):
+    twin = Twin.load(twin_dir)
+    own = twin.generate(None, n=4, seed=5, novelty=False, model_start=True).posts
+    assert own != twin.generate(None, n=4, seed=5, novelty=False).posts
+    res = CliRunner().invoke(
+        cli, ["generate", str(twin_dir), "-n", "4", "--seed", "5", "--model-start",
+              "--no-novelty-guard"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == own
+
+
+def test_damaged_or_missing_post_starts(twin_dir, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(twin_dir, folder)
+    (folder / "post_starts.json").write_text('{"format": "tweettwin-post-starts", "version": 1, '
+                                             '"starts": [[99999999, 2]]}')  # fmt: skip
+    with pytest.raises(ModelError, match=r"post_starts.json: not a tweettwin table of post"):
+        Twin.load(folder)
+    (folder / "post_starts.json").unlink()  # a folder trained before: the model picks
+    twin = Twin.load(folder)
+    assert twin.starts is None and twin.start() == "model"
+    assert twin.generate(None, n=2, seed=1, novelty=False).settings["start"] == "model"
 
 
 # ------------------------------------------------------------------------ the posts' vocabulary

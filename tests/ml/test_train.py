@@ -273,6 +273,9 @@ def test_author_tags_are_recorded(tiny_model_dir, tmp_path):
     result = train(data, tmp_path / "m", config(tiny_model_dir, max_steps=2, author_tags=True))
     assert result.training["author_tags"] is True
     assert result.training["authors"] == ["ann", "bob"]
+    # tagged posts all start "@handle: ", a sample's prompt: no table of how posts start
+    assert (tmp_path / "m" / "post_vocab.json").is_file()
+    assert not (tmp_path / "m" / "post_starts.json").exists()
 
 
 def test_cli_train_json(tiny_model_dir, tiny_dataset_dir, tmp_path):

@@ -39,6 +39,7 @@ def load_twin(model_dir: str, *, exact: bool = False):
 @click.option("--seed", type=int, help=_h("seed"))
 @click.option("--author", help=_h("author"))
 @click.option("--full-vocab", is_flag=True, help=_h("full_vocab"))
+@click.option("--model-start", is_flag=True, help=_h("model_start"))
 @click.option(
     "--no-novelty-guard",
     is_flag=True,

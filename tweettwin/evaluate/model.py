@@ -61,6 +61,7 @@ def evaluate(
     seconds = round(time.perf_counter() - started, 2)
     out = _assemble(inputs, fit, scores, samples, seed, embedding, seconds, timing, guarded, real)
     out["model"]["sampling_vocab"] = twin.vocab()  # tokens each sampled token was drawn among
+    out["model"]["sampling_start"] = twin.start()  # who picks a post's first token
     return out
 
 

@@ -318,23 +318,28 @@ def _ban(logits: torch.Tensor, ban: torch.Tensor | None) -> torch.Tensor:
 class Runs:
     """Each row writes ``warm_up`` posts and then one more, ``sep``-separated, and ends at its
     last ``sep``. The last post ends at ``max_post`` tokens (the separator is forced next); a
-    warm-up post that reaches it ends the row (a rambling warm-up is a poor context). A post in
-    the run starts under the same ban as the first (see ml/chain.py)."""
+    warm-up post that reaches it ends the row (a rambling warm-up is a poor context). Every post
+    in the run starts as the first does (ban or start distribution; see ml/chain.py)."""
 
     sep: int
     warm_up: int
     max_post: int
 
 
-def _ban_after(logits: torch.Tensor, tokens: torch.Tensor, ban, runs: Runs | None):
-    """``logits`` with ``ban`` applied to the rows whose last token was the run's separator."""
-    if ban is None or runs is None:
+def _start(logits: torch.Tensor, ban, first) -> torch.Tensor:
+    """Logits for a post's first token: ``first`` (drawn from instead of the model's, see
+    ml/post_start.py) or the model's without ``ban``."""
+    return _ban(logits, ban) if first is None else first.expand_as(logits)
+
+
+def _start_after(logits: torch.Tensor, tokens: torch.Tensor, ban, first, runs: Runs | None):
+    """``logits`` with the rows whose last token was the run's separator set to start a post."""
+    if (ban is None and first is None) or runs is None:
         return logits
     after = tokens == runs.sep
     if not after.any():
         return logits
-    banned = torch.zeros(logits.shape[-1], dtype=torch.bool).index_fill_(0, ban, True)
-    return logits.masked_fill(after[:, None] & banned, float("-inf"))
+    return torch.where(after[:, None], _start(logits, ban, first), logits)
 
 
 def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps, lengths):
@@ -353,15 +358,24 @@ def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps, len
 
 
 def _lean_batch(
-    lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, runs=None, vocab=None
+    lean: LeanLlama,
+    prompt_ids,
+    n,
+    opts,
+    stop,
+    generator,
+    ban=None,
+    runs=None,
+    vocab=None,
+    first=None,
 ) -> Iterator[Step]:
     capacity = len(prompt_ids) + opts.max_new_tokens
     posts_vocab = vocab is not None  # the lean's own vocab: its head covers those rows
-    first, state = lean.prefill(prompt_ids, n, capacity, posts_vocab=posts_vocab)
-    if posts_vocab:  # logits are over the vocab's rows: bans become row positions
+    logits, state = lean.prefill(prompt_ids, n, capacity, posts_vocab=posts_vocab)
+    if posts_vocab:  # logits are over the vocab's rows: bans and starts become row positions
         ban = _positions(vocab, ban)
-    first = _ban(first, ban)
-    last = first.expand(n, -1)
+        first = None if first is None else first[vocab]
+    last = _start(logits, ban, first).expand(n, -1)
     rows = list(range(n))  # sample index of each live row
     seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     for step in range(opts.max_new_tokens):
@@ -381,7 +395,7 @@ def _lean_batch(
             tokens, seps, lengths = tokens[live], seps[live], lengths[live]
             lean.keep_rows(state, live)
         if step + 1 < opts.max_new_tokens:
-            last = _ban_after(lean.step(state, tokens), tokens, ban, runs)
+            last = _start_after(lean.step(state, tokens), tokens, ban, first, runs)
 
 
 def _positions(vocab: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor | None:
@@ -393,7 +407,7 @@ def _positions(vocab: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor | 
 
 
 def _hf_batch(
-    model, prompt_ids, n, opts, stop, generator, ban=None, runs=None, vocab=None
+    model, prompt_ids, n, opts, stop, generator, ban=None, runs=None, vocab=None, first=None
 ) -> Iterator[Step]:
     """Any causal LM: a forward loop with a cache of its own (no global RNG, no shared state);
     ``vocab``: sample among those token ids only (the others' logits masked)."""
@@ -412,7 +426,10 @@ def _hf_batch(
             logits = out.logits[:, -1].float()
             if vocab is not None:
                 logits = logits.masked_fill(outside, float("-inf"))
-            logits = _ban(logits, ban) if step == 0 else _ban_after(logits, tokens, ban, runs)
+            if step == 0:
+                logits = _start(logits, ban, first)
+            else:
+                logits = _start_after(logits, tokens, ban, first, runs)
             tokens, ended = _ends(pick_tokens(logits, opts, generator), stop, runs, seps, lengths)
             live = (~done).nonzero().squeeze(-1).tolist()
             full = step + 1 == opts.max_new_tokens
@@ -471,12 +488,16 @@ class Sampler:
         first_ban: Sequence[int] | None = None,
         runs: Runs | None = None,
         posts_vocab: bool = False,
+        starts: torch.Tensor | None = None,
     ) -> Iterator[Step]:
         """Decode steps of ``n`` samples, drawn ``batch`` rows at a time; sample indices count
-        from 0 across batches; no sample starts with a token in ``first_ban``. With ``runs``,
-        a sample is a run of posts (:class:`Runs`); with ``posts_vocab``, every token is one of
-        the sampler's ``vocab`` (which must hold the stop ids). The caller checks that the
-        prompt leaves room (see ``room``)."""
+        from 0 across batches; no sample starts with a token in ``first_ban``. ``starts``: log
+        probabilities over token ids that a sample's first token (and each post's of a run) is
+        drawn from instead of the model's, as given whatever the temperature (greedy ignores
+        them). With ``runs``, a sample is a run of posts (:class:`Runs`); with ``posts_vocab``,
+        every token is one of the sampler's ``vocab`` (which must hold the stop ids and every
+        token ``starts`` allows). The caller checks that the prompt leaves room (see
+        ``room``)."""
         if not prompt_ids:
             raise ValueError("prompt_ids must hold at least one token (start with the separator)")
         stop = torch.tensor(sorted(set(stop_ids)))
@@ -485,9 +506,12 @@ class Sampler:
         run = _hf_batch if self.lean is None else _lean_batch
         target = self.model if self.lean is None else self.lean
         vocab = self.vocab if posts_vocab else None
+        # pick_tokens divides by the temperature: scaled here, the starts are drawn as given
+        first = None if starts is None or opts.temperature <= 0 else starts * opts.temperature
         for start in range(0, n, batch):
             rows = min(batch, n - start)
-            for step in run(target, prompt_ids, rows, opts, stop, generator, ban, runs, vocab):
+            args = (prompt_ids, rows, opts, stop, generator, ban, runs, vocab, first)
+            for step in run(target, *args):
                 yield [(start + r, tok, end) for r, tok, end in step]
 
     def sample(

@@ -6,6 +6,7 @@
     dataset_manifest.json    the dataset's manifest, as is
     novelty index            hashed n-grams of the training posts (tweettwin.ml.novelty)
     post_vocab.json          the token ids the training posts use (tweettwin.ml.post_vocab)
+    post_starts.json         how many training posts start with each token (ml.post_start)
 
 So ``pipeline("text-generation", model=DIR)("My dream is", num_return_sequences=5)`` samples
 post-like text with no extra arguments.
@@ -26,6 +27,7 @@ from transformers import GenerationConfig
 from tweettwin.atomic import write_text
 from tweettwin.generate_options import SAMPLING_DEFAULTS
 from tweettwin.ml.novelty import write_index
+from tweettwin.ml.post_start import write_post_starts
 from tweettwin.ml.post_vocab import write_post_vocab
 from tweettwin.model_folder import DATASET_MANIFEST, TrainingRecord
 
@@ -76,3 +78,5 @@ def save_model_folder(
     write_text(folder / DATASET_MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     write_index(folder, train_texts)
     write_post_vocab(folder, train_ids)
+    if not training.author_tags:  # tagged posts all start "@handle: ", the prompt of a sample
+        write_post_starts(folder, train_ids)

@@ -41,7 +41,7 @@ from tweettwin.ml.chain import post_steps, run_length
 from tweettwin.ml.memory import keep_freed_memory
 from tweettwin.ml.novelty import META_FILE as NOVELTY_FILE
 from tweettwin.ml.novelty import NoveltyIndex
-from tweettwin.ml.post_start import whitespace_led_ids
+from tweettwin.ml.post_start import read_post_starts, start_logprobs, whitespace_led_ids
 from tweettwin.ml.post_vocab import read_post_vocab
 from tweettwin.ml.sampler import Runs, Sampler, SamplingOptions
 from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
@@ -92,6 +92,7 @@ class Twin:
         dtype: torch.dtype | None = None,
         quantize: bool = False,
         post_vocab: list[int] | None = None,
+        post_starts: dict[int, int] | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -104,6 +105,11 @@ class Twin:
         # the training posts' word pieces (ml/post_vocab.py), with the tokens that end a post
         vocab = None if post_vocab is None else set(post_vocab) | self.stop_ids
         self.sampler = Sampler(model, dtype=dtype, lean=lean, quantize=quantize, vocab=vocab)
+        # how the training posts start (ml/post_start.py): an unprompted post's first token
+        if post_starts and vocab is not None:
+            post_starts = {t: c for t, c in post_starts.items() if t in vocab}
+        size = model.get_output_embeddings().weight.shape[0]
+        self.starts = start_logprobs(post_starts, size) if post_starts else None
         self.defaults = self._defaults()
         self._start_ban: list[int] | None = None  # ml/post_start.py, on the first unprompted call
         # unprompted posts of a tweettwin model come from runs of posts (ml/chain.py); 0 samples
@@ -170,6 +176,7 @@ class Twin:
             dtype=plan.dtype,
             quantize=plan.quantize,
             post_vocab=read_post_vocab(path, size),
+            post_starts=read_post_starts(path, size),
         )
 
     def _separator_id(self) -> int:
@@ -192,6 +199,18 @@ class Twin:
             if self._start_ban is None:
                 self._start_ban = whitespace_led_ids(self.tokenizer)
         return self._start_ban
+
+    def _starts(self, req: _Request):
+        """What an unprompted post's first token is drawn from: the training posts' starts,
+        unless the request lets the model pick it (or there is a prompt to continue)."""
+        if req.head_ids or req.options.model_start:
+            return None
+        return self.starts
+
+    def start(self, req: _Request | None = None) -> str:
+        """'posts' when unprompted posts start as the training posts do, else 'model'."""
+        own = self.starts is None or (req is not None and self._starts(req) is None)
+        return "model" if own else "posts"
 
     def _stop_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
@@ -325,7 +344,8 @@ class Twin:
             empty=empty,
             sampled=sampled,
             new_tokens=new_tokens,
-            settings=asdict(req.sampling) | {"path": self.sampler.path, "vocab": self.vocab(req)},
+            settings=asdict(req.sampling)
+            | {"path": self.sampler.path, "vocab": self.vocab(req), "start": self.start(req)},
         )
 
     def stream(
@@ -376,7 +396,7 @@ class Twin:
     def _steps(self, req: _Request, prompt_ids: list[int], n: int, generator):
         """The sampler's steps for ``n`` samples: one post per row, or for an unprompted post
         of a tweettwin model, the posts of each row's run after its warm-up (ml/chain.py)."""
-        ban = self._first_ban(req.head_ids)
+        ban, starts = self._first_ban(req.head_ids), self._starts(req)
         opts, max_post = req.sampling, req.sampling.max_new_tokens
         warm = self.warm_up if req.options.warm_up is None else req.options.warm_up
         run = run_length(warm, max_post)
@@ -385,12 +405,12 @@ class Twin:
         if not chained or run > self.sampler.room(len(prompt_ids)):  # short context: lone posts
             return self.sampler.stream(
                 prompt_ids, n, opts, self.stop_ids, generator=generator, first_ban=ban,
-                posts_vocab=posts_vocab,
+                posts_vocab=posts_vocab, starts=starts,
             )  # fmt: skip
         steps = self.sampler.stream(
             prompt_ids, n, replace(opts, max_new_tokens=run), self.stop_ids - {self.sep_id},
             generator=generator, first_ban=ban,
-            runs=Runs(self.sep_id, warm, max_post), posts_vocab=posts_vocab,
+            runs=Runs(self.sep_id, warm, max_post), posts_vocab=posts_vocab, starts=starts,
         )  # fmt: skip
         return post_steps(steps, self.sep_id, warm_up=warm)
 

@@ -31,6 +31,7 @@ IGNORE_PATTERNS = [
 MODEL_FILES = frozenset((
     "README.md", "config.json", "generation_config.json", "training.json",
     "dataset_manifest.json", "samples.json", "preview.png", "novelty.json", "novelty.bin",
+    "post_vocab.json", "post_starts.json",
     "model.safetensors.index.json", "adapter_config.json", "tokenizer.json",
     "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
     "added_tokens.json", "tokenizer.model", "chat_template.jinja", "chat_template.json",

@@ -31,6 +31,7 @@ class Request:
     novelty_guard: bool = True
     warm_up: int | None = None  # dropped posts before an unprompted one (None: the model's)
     full_vocab: bool = False  # the whole vocabulary, not only the posts' word pieces
+    model_start: bool = False  # the model picks a post's first token, not the posts' starts
     logprobs: int | None = None  # top-k alternatives per token; 0 = only the chosen tokens
     echo: bool = False
     prompt_ids: Sequence[int] | None = None  # the prompt as token ids, when the client sent ids
@@ -128,6 +129,7 @@ class Engine:
             "novelty": req.novelty_guard,
             "warm_up": req.warm_up,
             "full_vocab": req.full_vocab,
+            "model_start": req.model_start,
         }
 
     def _streamed(self, req: Request, prompt: str, prompt_ids, on_choice: OnChoice) -> Output:

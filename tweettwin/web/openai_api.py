@@ -71,6 +71,11 @@ class Sampling(_Strict):
         description="Extension: sample from the whole vocabulary, not only the word pieces the "
         "training posts use (a tweettwin model's default).",
     )
+    model_start: bool = Field(
+        False,
+        description="Extension: the model picks the first token of an unprompted post, instead "
+        "of drawing it from how the training posts start (a tweettwin model's default).",
+    )
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     logit_bias: dict[str, float] | None = None
@@ -300,6 +305,7 @@ async def completions(body: CompletionRequest, request: Request):
             novelty_guard=body.novelty_guard,
             warm_up=body.warm_up,
             full_vocab=body.full_vocab,
+            model_start=body.model_start,
             logprobs=body.logprobs,
             echo=body.echo,
         )
@@ -332,6 +338,7 @@ async def chat_completions(body: ChatRequest, request: Request):
         novelty_guard=body.novelty_guard,
         warm_up=body.warm_up,
         full_vocab=body.full_vocab,
+        model_start=body.model_start,
     )
     return await _respond(server, entry, [req], body, chat=True)
 
