@@ -190,7 +190,7 @@ class GenerationResult:
     empty: int = 0  # samples dropped because they added no text
     sampled: int = 0  # samples drawn in all
     new_tokens: int = 0
-    settings: dict = field(default_factory=dict)  # temperature, top_k, top_p, max_new_tokens, path
+    settings: dict = field(default_factory=dict)  # sampling, path, vocab, start
 
     def to_dict(self) -> dict:
         return asdict(self)
