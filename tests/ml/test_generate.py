@@ -475,6 +475,8 @@ def test_unprompted_posts_start_as_the_training_posts_do(twin_dir, lean):
     assert free.settings["start"] == "model"
     assert {p[0] for toks in rows.values() for p in split_at(toks, twin.sep_id) if p} - allowed
     assert twin.generate("Today", n=2, seed=3, novelty=False).settings["start"] == "model"
+    greedy = twin.generate(None, n=1, temperature=0, novelty=False)
+    assert greedy.settings["start"] == "model"  # greedy takes the model's likeliest start
 
 
 @pytest.mark.parametrize("temperature", [0.5, 2.0])

@@ -289,6 +289,23 @@ def test_full_vocab_samples_like_generate(app, client):
     assert posts(full_vocab=True) != posts()
 
 
+def test_model_start_samples_like_generate(app, client):
+    server = app.state.tweettwin
+    twin = server.pool.engine(server.pool.entry("tiny")).twin
+    assert twin.start() == "posts"  # a tweettwin model: posts start as the training posts do
+
+    def posts(**extra):
+        body = _complete(client, prompt="", n=3, max_tokens=20, seed=5, **extra)
+        return [ch["text"] for ch in body["choices"]]
+
+    def direct(model_start):
+        return twin.generate(None, 3, max_new_tokens=20, seed=5, model_start=model_start).posts
+
+    assert posts() == posts(model_start=False) == direct(False)
+    assert posts(model_start=True) == direct(True)
+    assert posts(model_start=True) != posts()
+
+
 def test_novelty_guard_drops_copies_and_says_how_many(app, client):
     server = app.state.tweettwin
     engine = server.pool.engine(server.pool.entry("tiny"))

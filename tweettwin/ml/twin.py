@@ -202,15 +202,15 @@ class Twin:
 
     def _starts(self, req: _Request):
         """What an unprompted post's first token is drawn from: the training posts' starts,
-        unless the request lets the model pick it (or there is a prompt to continue)."""
-        if req.head_ids or req.options.model_start:
+        unless the request lets the model pick it, continues a prompt or is greedy."""
+        if req.head_ids or req.options.model_start or req.sampling.temperature <= 0:
             return None
         return self.starts
 
     def start(self, req: _Request | None = None) -> str:
         """'posts' when unprompted posts start as the training posts do, else 'model'."""
-        own = self.starts is None or (req is not None and self._starts(req) is None)
-        return "model" if own else "posts"
+        starts = self.starts if req is None else self._starts(req)
+        return "model" if starts is None else "posts"
 
     def _stop_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
