@@ -22,7 +22,9 @@ temperatures, and ``--seeds`` samples them with several seeds and prints the mea
 and each system's paired difference from markovify; ``--bootstrap N`` recomputes the Fréchet
 and kernel distances of each system and of the person's own training posts from markovify's on N
 resamples of the held-out posts (is a lead more than the luck of which posts were held out?).
-Language models get the novelty guard built from the training posts (tweettwin's own index for
+``AUC emb`` is the classifier on the embeddings alone (no style features): what an outside
+real-vs-generated test on sentence embeddings measures. Language models get the novelty guard
+built from the training posts (tweettwin's own index for
 tweettwin models). A second table compares the embeddings on how well they separate each
 system's posts from the real ones (cross-validated AUC on the embedding alone).
 """
@@ -300,6 +302,7 @@ def print_tables(archive: str, rows, emb: dict, args) -> None:
         "FD",
         "KD e-3",
         "AUC",
+        "AUC emb",
         "copy",
         "copy ung",
         "drop",
@@ -307,21 +310,25 @@ def print_tables(archive: str, rows, emb: dict, args) -> None:
         "s-BLEU",
     )
     print(f"\n== {archive}: {args.samples} samples each, embedding {args.embedding} ==")
-    print("{:<34} {:>7} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>5} {:>6} {:>6}".format(*head))
+    print(
+        "{:<34} {:>7} {:>6} {:>7} {:>7} {:>6} {:>6} {:>7} {:>6} {:>8} {:>5} {:>6} {:>6}".format(
+            *head
+        )
+    )
     for r in rows:
         ppl = f"{r['ppl']:.2f}" if r["ppl"] else "-"
         drop = "-" if r["dropped"] is None else str(r["dropped"])
         print(
             f"{r['name']:<34} {r['train_s']:7.0f} {r['sample_s']:6.0f} {ppl:>7} "
             f"{r['frechet_distance']:7.4f} {r['kernel_distance'] * 1e3:6.2f} "
-            f"{r['classifier_auc']:6.3f} {r['copy_rate']:6.1%} "
+            f"{r['classifier_auc']:6.3f} {_emb_auc(r):7.3f} {r['copy_rate']:6.1%} "
             f"{r['copy_rate_unguarded']:8.1%} {drop:>5} {r['distinct_2']:6.3f} "
             f"{r['self_bleu']:6.3f}"
         )
     real = rows[0]["scores"]["diversity"]["real"]
     print(
-        f"{'real held-out posts':<34} {'':>7} {'':>6} {'':>7} {'':>7} {'':>6} {'':>6} {'':>6}"
-        f" {'':>8} {'':>5} {real['distinct_2']:6.3f} {real['self_bleu']:6.3f}"
+        f"{'real held-out posts':<34} {'':>7} {'':>6} {'':>7} {'':>7} {'':>6} {'':>6} {'':>7}"
+        f" {'':>6} {'':>8} {'':>5} {real['distinct_2']:6.3f} {real['self_bleu']:6.3f}"
     )
     ref = rows[0]["scores"]["distribution"]["reference"]
     if ref:  # the person's own posts scored like a system: the floor at this sample size
@@ -416,14 +423,15 @@ def print_seed_summary(archive: str, by_seed: dict[int, list[dict]]) -> None:
     names = [r["name"] for r in by_seed[seeds[0]]]
     markov = next(n for n in names if n.startswith("markovify (own"))
     print(f"\n== {archive}: mean +- sd over seeds {seeds}; diff = system - markovify own guard ==")
-    head = ("system", "words", "FD", "KD", "AUC", "FD diff", "KD diff", "AUC diff")
-    print(("{:<34} {:>6}" + " {:>15}" * 6).format(*head))
+    head = ("system", "words", "FD", "KD", "AUC", "AUC emb", "FD diff", "KD diff", "AUC diff")
+    print(("{:<34} {:>6}" + " {:>15}" * 7).format(*head))
     keys = ("frechet_distance", "kernel_distance", "classifier_auc")
     scale = {"kernel_distance": 1e3}
     for name in names:
         rows = [_summary_values(next(r for r in by_seed[s] if r["name"] == name)) for s in seeds]
         mk = [_summary_values(next(r for r in by_seed[s] if r["name"] == markov)) for s in seeds]
         cells = [spread([r[k] * scale.get(k, 1) for r in rows]) for k in keys]
+        cells.append(spread([r["auc_embedding_only"] for r in rows]))
         if name != markov:
             cells += [
                 spread([(r[k] - m[k]) * scale.get(k, 1) for r, m in zip(rows, mk, strict=True)])
@@ -444,8 +452,15 @@ def _summary_values(row: dict) -> dict:
         "frechet_distance": row["frechet_distance"],
         "kernel_distance": row["kernel_distance"],
         "classifier_auc": row["classifier_auc"],
+        "auc_embedding_only": _emb_auc(row),
         "words": _words(row, "generated"),
     }
+
+
+def _emb_auc(row: dict) -> float:
+    """The classifier's AUC on the post embeddings alone (no style features): what an outside
+    real-vs-generated test on sentence embeddings measures."""
+    return row["scores"]["distribution"]["auc_embedding_only"]
 
 
 def _words(row: dict, side: str) -> float:
