@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from tweettwin.atomic import write_text
-from tweettwin.errors import ModelError
+from tweettwin.jsonio import read_model_table
 
 FILE = "post_starts.json"
 FORMAT = "tweettwin-post-starts"
@@ -75,25 +75,21 @@ def write_post_starts(model_dir: str | Path, token_ids: Iterable[list[int]]) -> 
 def read_post_starts(model_dir: str | Path, vocab_size: int) -> dict[int, int] | None:
     """The folder's start counts {token id: posts}, or None when it has none (a folder trained
     before them, with author tags, or any other model folder)."""
-    path = Path(model_dir) / FILE
-    if not path.is_file():
-        return None
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        pairs = meta["starts"] if meta.get("format") == FORMAT else None
-        counts = {int(t): int(n) for t, n in pairs} if meta.get("version") == VERSION else {}
-        ok = bool(counts) and all(
-            type(t) is int and 0 <= t < vocab_size and type(n) is int and n > 0 for t, n in pairs
-        )
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise ModelError(
-            f"{path}: not a tweettwin table of post starts for this model (token ids in "
-            f"0..{vocab_size - 1} with post counts); delete it to let the model pick first "
-            "tokens itself, or train again"
-        )
-    return counts
+
+    def valid(pairs) -> bool:
+        return isinstance(pairs, list) and bool(pairs) and all(
+            isinstance(p, list) and len(p) == 2 and type(p[0]) is int and type(p[1]) is int
+            and 0 <= p[0] < vocab_size and p[1] > 0
+            for p in pairs
+        )  # fmt: skip
+
+    pairs = read_model_table(
+        Path(model_dir) / FILE, FORMAT, VERSION, "starts", valid,
+        f"not a tweettwin table of post starts for this model (token ids in "
+        f"0..{vocab_size - 1} with post counts); delete it to let the model pick first tokens "
+        "itself, or train again",
+    )  # fmt: skip
+    return None if pairs is None else {t: n for t, n in pairs}
 
 
 def start_logprobs(counts: dict[int, int], size: int) -> torch.Tensor:

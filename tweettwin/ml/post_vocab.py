@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tweettwin.atomic import write_text
-from tweettwin.errors import ModelError
+from tweettwin.jsonio import read_model_table
 
 FILE = "post_vocab.json"
 FORMAT = "tweettwin-post-vocab"
@@ -38,19 +38,16 @@ def write_post_vocab(model_dir: str | Path, token_ids: Iterable[Iterable[int]]) 
 
 def read_post_vocab(model_dir: str | Path, vocab_size: int) -> list[int] | None:
     """The folder's posts' vocabulary, or None when it has none (any other model folder)."""
-    path = Path(model_dir) / FILE
-    if not path.is_file():
-        return None
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        tokens = meta["tokens"] if meta.get("format") == FORMAT else None
-        ok = isinstance(tokens, list) and tokens and meta.get("version") == VERSION
-        ok = ok and all(isinstance(t, int) and 0 <= t < vocab_size for t in tokens)
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise ModelError(
-            f"{path}: not a tweettwin post vocabulary for this model (token ids in "
-            f"0..{vocab_size - 1}); delete it to sample from the whole vocabulary, or train again"
+
+    def valid(tokens) -> bool:
+        return (
+            isinstance(tokens, list)
+            and bool(tokens)
+            and all(isinstance(t, int) and 0 <= t < vocab_size for t in tokens)
         )
-    return tokens
+
+    return read_model_table(
+        Path(model_dir) / FILE, FORMAT, VERSION, "tokens", valid,
+        f"not a tweettwin post vocabulary for this model (token ids in 0..{vocab_size - 1}); "
+        "delete it to sample from the whole vocabulary, or train again",
+    )  # fmt: skip
