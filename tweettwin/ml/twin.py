@@ -106,10 +106,11 @@ class Twin:
         vocab = None if post_vocab is None else set(post_vocab) | self.stop_ids
         self.sampler = Sampler(model, dtype=dtype, lean=lean, quantize=quantize, vocab=vocab)
         # how the training posts start (ml/post_start.py): an unprompted post's first token
-        if post_starts and vocab is not None:
+        if post_starts and vocab is not None:  # a start outside the vocab could not be drawn
             post_starts = {t: c for t, c in post_starts.items() if t in vocab}
-        size = model.get_output_embeddings().weight.shape[0]
-        self.starts = start_logprobs(post_starts, size) if post_starts else None
+        self.starts = None
+        if post_starts:
+            self.starts = start_logprobs(post_starts, model.get_output_embeddings().weight.shape[0])
         self.defaults = self._defaults()
         self._start_ban: list[int] | None = None  # ml/post_start.py, on the first unprompted call
         # unprompted posts of a tweettwin model come from runs of posts (ml/chain.py); 0 samples
