@@ -94,7 +94,7 @@ def read_post_starts(model_dir: str | Path, vocab_size: int) -> dict[int, int] |
 
 def start_logprobs(counts: dict[int, int], size: int) -> torch.Tensor:
     """[size] log probabilities of starting a post with each token id (-inf: never)."""
+    ids = sorted(counts)
     probs = torch.zeros(size, dtype=torch.float32)
-    ids = torch.tensor(sorted(counts), dtype=torch.long)
-    probs[ids] = torch.tensor([counts[i] for i in sorted(counts)], dtype=torch.float32)
+    probs[torch.tensor(ids)] = torch.tensor([counts[i] for i in ids], dtype=torch.float32)
     return (probs / probs.sum()).log()

@@ -358,17 +358,9 @@ def _ends(tokens: torch.Tensor, stop: torch.Tensor, runs: Runs | None, seps, len
 
 
 def _lean_batch(
-    lean: LeanLlama,
-    prompt_ids,
-    n,
-    opts,
-    stop,
-    generator,
-    ban=None,
-    runs=None,
-    vocab=None,
+    lean: LeanLlama, prompt_ids, n, opts, stop, generator, ban=None, runs=None, vocab=None,
     first=None,
-) -> Iterator[Step]:
+) -> Iterator[Step]:  # fmt: skip
     capacity = len(prompt_ids) + opts.max_new_tokens
     posts_vocab = vocab is not None  # the lean's own vocab: its head covers those rows
     logits, state = lean.prefill(prompt_ids, n, capacity, posts_vocab=posts_vocab)
