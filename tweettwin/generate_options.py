@@ -21,12 +21,15 @@ from typing import Any
 from tweettwin.errors import ConfigError
 
 # Sampling defaults for posts, the one place they are written down: `tweettwin train` stores them
-# in generation_config.json, and a folder without one samples with them. Plain sampling at 0.9, no
-# top-k / top-p cut: measured with bench/quality.py-style runs (200 samples, 2 seeds, 2 archives),
-# truncation (top-k 50, top-p 0.95) made posts longer, more generic and more in the base model's
-# language: classifier AUC 0.825 / 0.910 against 0.768 / 0.813 without it (lower is closer).
+# in generation_config.json, and a folder without one samples with them. Plain sampling, no top-k /
+# top-p cut: truncation (top-k 50, top-p 0.95) made posts longer, more generic and more in the base
+# model's language (classifier AUC 0.825 / 0.910 against 0.768 / 0.813 without it; lower is
+# closer). Temperature 1.0, the model's own odds: with each token drawn among the posts' word
+# pieces and each post's first token from the posts' starts, 0.9 no longer kept anything off-voice,
+# and 1.0 measured closer on the classifier AUC and on diversity over five archives x five seeds
+# (docs/benchmarks.md, *Quality*).
 SAMPLING_DEFAULTS: dict[str, Any] = {
-    "temperature": 0.9,
+    "temperature": 1.0,
     "top_k": 0,
     "top_p": 1.0,
     "max_new_tokens": 64,
@@ -46,7 +49,7 @@ class GenerateOptions:
 
     n: int = _opt(10, "How many posts to write.")
     temperature: float | None = _opt(
-        None, "Sampling temperature, 0 = greedy [default: the model's, 0.9]."
+        None, "Sampling temperature, 0 = greedy [default: the model's, 1.0]."
     )
     top_p: float | None = _opt(
         None,
