@@ -14,7 +14,7 @@ from tests.ml.test_precision import AMX, AVX2
 from tweettwin.errors import ConfigError
 from tweettwin.generate_options import GenerateOptions, PostEvent, TokenEvent
 from tweettwin.ml import sampler as sampler_mod
-from tweettwin.ml.linear import fp16_available
+from tweettwin.ml.linear import fp16_available, make_linear
 from tweettwin.ml.sampler import LeanLlama, SamplingOptions
 from tweettwin.ml.twin import Twin
 
@@ -78,6 +78,51 @@ def test_exact_lean_logits_match_transformers_with_folded_norms(twin_dir, exact)
         ref = model(torch.tensor([ids])).logits[0]
     torch.testing.assert_close(LeanLlama(model, torch.float32).forward_logits(ids), ref,
                                atol=1e-4, rtol=1e-4)  # fmt: skip
+
+
+def _lean(model, monkeypatch, threads: int, vocab=None) -> tuple[LeanLlama, list]:
+    """A LeanLlama on fp16 weights (or exact where fbgemm is missing), packed on ``threads``
+    threads; the list records every matrix packed (rows x columns), as packed."""
+    packed = []
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    monkeypatch.setattr(
+        sampler_mod, "make_linear", lambda w, *a: packed.append(w.shape) or make_linear(w, *a)
+    )
+    return LeanLlama(model, torch.float32, quantize=fp16_available(), vocab=vocab), packed
+
+
+def test_weights_packed_side_by_side_give_the_same_logits(twin_dir, exact, monkeypatch):
+    model = transformers.AutoModelForCausalLM.from_pretrained(twin_dir).eval()
+    ids = [exact.sep_id, *exact.tokenizer(PROBE, add_special_tokens=False).input_ids]
+    one, packed_one = _lean(model, monkeypatch, 1)
+    two, packed_two = _lean(model, monkeypatch, 2)
+    assert sorted(packed_one) == sorted(packed_two) and len(packed_one) == 1 + 4 * len(one.layers)
+    assert torch.equal(one.forward_logits(ids), two.forward_logits(ids))
+
+
+def test_the_whole_vocabulary_head_is_packed_only_when_a_call_needs_it(
+    twin_dir, exact, monkeypatch
+):
+    """A twin sampling among its posts' word pieces skips packing the full LM head at load (the
+    largest matrix: 28M of SmolLM2's 135M weights); a call over the whole vocabulary packs it
+    once and gets the same logits as a head packed up front."""
+    model = transformers.AutoModelForCausalLM.from_pretrained(twin_dir).eval()
+    ids = [exact.sep_id, *exact.tokenizer(PROBE, add_special_tokens=False).input_ids]
+    vocab = torch.arange(0, model.config.vocab_size, 3)
+    up_front, _ = _lean(model, monkeypatch, 2)
+    lean, packed = _lean(model, monkeypatch, 2, vocab=vocab)  # records from here on
+    full_rows = model.config.vocab_size
+    assert [rows for rows, _ in packed].count(len(vocab)) == 1
+    assert full_rows not in [rows for rows, _ in packed]
+    logits, _ = lean.prefill(ids, 1, len(ids), posts_vocab=True)
+    assert full_rows not in [rows for rows, _ in packed]  # the vocab head served the call
+    assert torch.equal(lean.forward_logits(ids), up_front.forward_logits(ids))
+    # the same rows of the same weights (packed as another shape, prefilled: sums reordered)
+    torch.testing.assert_close(
+        logits, up_front.forward_logits(ids)[-1, vocab], atol=1e-4, rtol=1e-4
+    )
+    lean.forward_logits(ids)
+    assert [rows for rows, _ in packed].count(full_rows) == 1  # packed once, then kept
 
 
 # ---------------------------------------------------------------------- bf16 only where fast
