@@ -195,8 +195,8 @@ class LeanLlama:
             self._full_head = w(model.lm_head.weight, gain=final)
             self._lm_head = None
             self._head_lock = threading.Lock()
-            head = w(model.lm_head.weight[vocab], gain=final) if vocab is not None else None
-            jobs = [head or self._full_head]
+            vocab_head = w(model.lm_head.weight[vocab], gain=final) if vocab is not None else None
+            jobs = [vocab_head or self._full_head]  # the head this LeanLlama samples with
             for layer in model.model.layers:
                 at, mlp = layer.self_attn, layer.mlp
                 ln1, ln2 = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
