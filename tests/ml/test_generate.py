@@ -13,7 +13,7 @@ from tweettwin.cli import cli
 from tweettwin.errors import ConfigError, ModelError
 from tweettwin.generate_options import PostEvent
 from tweettwin.ml.sampler import LeanLlama, Runs, Sampler, SamplingOptions, supports_lean
-from tweettwin.ml.twin import Twin, tidy
+from tweettwin.ml.twin import Twin, resample_size, tidy
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -272,6 +272,13 @@ def test_guard_drops_copies_of_training_posts(memorised_dir):
     hot = twin.generate(n=10, seed=1, temperature=2.0)
     assert len(hot.posts) == 10
     assert not any(twin.novelty.is_copy(p) for p in hot.posts)
+
+
+def test_resampling_rounds_draw_for_the_share_of_samples_kept_so_far():
+    assert resample_size(need=6, kept=4, judged=10) == 19  # 40% kept: 6 / 0.4 plus a quarter
+    assert resample_size(need=1, kept=9, judged=10) == 2
+    assert resample_size(need=3, kept=0, judged=0) == 3  # nothing judged yet: no rate to go by
+    assert resample_size(need=10, kept=0, judged=32) == 250  # none kept: planned at 5%, bounded
 
 
 def test_missing_index_asks_to_turn_the_guard_off(twin_dir, tmp_path):
