@@ -193,7 +193,6 @@ class LeanLlama:
             final = model.model.norm.weight
             # with a vocab head serving most calls, the full head is built on first use
             self._full_head = w(model.lm_head.weight, gain=final)
-            self._lm_head = None
             self._head_lock = threading.Lock()
             vocab_head = w(model.lm_head.weight[vocab], gain=final) if vocab is not None else None
             jobs = [vocab_head or self._full_head]  # the head this LeanLlama samples with
@@ -210,7 +209,7 @@ class LeanLlama:
                 ]
             head, *built = _build_all(jobs)
             self.vocab_head = head if vocab is not None else None
-            self._lm_head = head if vocab is None else None
+            self._lm_head = head if vocab is None else None  # else packed by .lm_head on first use
             self.layers = [tuple(built[i : i + 4]) for i in range(0, len(built), 4)]
 
     @property
