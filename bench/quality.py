@@ -5,6 +5,7 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
                                       [--minutes 4] [--ht-epochs 1] [--variant KEY=VALUE,...]
                                       [--skip-recipe] [--keep DIR] [--kept DIR]
                                       [--temperatures 0.8,0.9,1.0] [--seeds 0,1,2]
+                                      [--sampling min_p=0.05 ...]
                                       [--bootstrap 200]
                                       [--skip-embeddings] [--skip-base]
 
@@ -18,7 +19,8 @@ tweettwin's default, on the same data and split, scored by `tweettwin eval`'s me
 (d) tweettwin default ``TrainConfig()``, capped at ``--minutes`` of training; (e) ``--variant``s.
 ``--kept DIR`` scores the models a ``bench/train.py --keep DIR`` run trained (same split) instead
 of training (c)-(e) here; ``--temperatures`` samples each trained model at several
-temperatures, and ``--seeds`` samples them with several seeds and prints the mean, the spread
+temperatures and ``--sampling`` with other settings (e.g. ``min_p=0.05``), and ``--seeds``
+samples them with several seeds and prints the mean, the spread
 and each system's paired difference from markovify; ``--bootstrap N`` recomputes the Fréchet
 and kernel distances of each system and of the person's own training posts from markovify's on N
 resamples of the held-out posts (is a lead more than the luck of which posts were held out?).
@@ -63,11 +65,11 @@ def markov_posts(train: list[str], n: int, seed: int, guard: bool, novelty=None)
 
 
 def lm_system(
-    name, folder, data, args, extra_s: float = 0.0, sampling=None, temperature=None
+    name, folder, data, args, extra_s: float = 0.0, sampling=None, overrides=None
 ) -> dict:
     """Held-out loss, samples (guard off, then the guard's keepers topped up) of a model folder;
     a folder without tweettwin's generation settings samples with ``sampling`` (tweettwin's);
-    ``temperature`` overrides the folder's own."""
+    ``overrides`` (SamplingOptions fields, e.g. {"temperature": 1.0}) change the folder's own."""
     from dataclasses import replace
 
     from tweettwin.evaluate.model import _apply_guard
@@ -83,9 +85,9 @@ def lm_system(
     if sampling is not None and not twin.training:
         twin.defaults = sampling
     own = twin.defaults
-    if temperature is not None:
-        twin.defaults = replace(twin.defaults, temperature=temperature)
-        name = f"{name} T={temperature:g}"
+    if overrides:
+        twin.defaults = replace(twin.defaults, **overrides)
+        name = f"{name} {sampling_label(overrides)}"
     if twin.novelty is None:  # the same guard tweettwin would build from these training posts
         twin.novelty = NoveltyIndex.from_texts(r["text"] for r in data.train)
     t = time.perf_counter()
@@ -102,6 +104,25 @@ def lm_system(
         "sample_s": sample_s,
         "sampling": own,
     }
+
+
+def sampling_label(overrides: dict) -> str:
+    short = {"temperature": "T"}
+    return ",".join(f"{short.get(k, k)}={v:g}" for k, v in overrides.items())
+
+
+def parse_sampling(spec: str) -> dict:
+    """``temperature=1.0,min_p=0.05`` -> SamplingOptions overrides (numbers)."""
+    from tweettwin.ml.sampler import SamplingOptions
+
+    out = {}
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        kind = type(getattr(SamplingOptions(), key.strip(), None))
+        if kind not in (int, float):
+            raise SystemExit(f"--sampling: {key!r} is not a sampling option (e.g. temperature)")
+        out[key.strip()] = kind(value)
+    return out
 
 
 def train_tweettwin(data_dir, out: Path, name: str, minutes: float, overrides: dict) -> tuple:
@@ -128,8 +149,8 @@ def kept_systems(archive: str, out: Path, args) -> tuple[list[dict], object]:
     trained, sampling = [], None  # the recipe's folder has no sampling settings: last, as ours
     for folder in sorted(folders, key=lambda p: p.name == "ht-model"):
         name = "huggingtweets (4 ep)" if folder.name == "ht-model" else folder.name
-        for t in args.temperatures:
-            trained.append(lm_system(name, folder, data, args, sampling=sampling, temperature=t))
+        for over in args.sampling:
+            trained.append(lm_system(name, folder, data, args, sampling=sampling, overrides=over))
         sampling = sampling or trained[-1]["sampling"]
     rows = [] if args.skip_base else [base_system(out, data, args, sampling)]
     rows += markov_rows([r["text"] for r in data.train], args)
@@ -185,8 +206,8 @@ def systems_for(archive: str, out: Path, args) -> tuple[list[dict], object]:
         folder, secs = train_tweettwin(
             data_dir, out, f"tt-{len(tweettwin)}", args.minutes, overrides
         )
-        for t in args.temperatures:
-            tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs, None, t))
+        for over in args.sampling:
+            tweettwin.append(lm_system(f"tweettwin {label}", folder, data, args, secs, None, over))
     sampling = tweettwin[0]["sampling"]  # the others sample as tweettwin's default does
     rows = [] if args.skip_base else [base_system(out, data, args, sampling)]
     rows += markov_rows(train, args)
@@ -374,11 +395,17 @@ def main() -> None:
     ap.add_argument(
         "--temperatures", help="sample the trained models at each of these, e.g. 0.8,0.9,1.0"
     )
+    ap.add_argument(
+        "--sampling",
+        action="append",
+        default=[],
+        help="sample the trained models with these settings too, e.g. min_p=0.05 or "
+        "temperature=0.9,min_p=0.02 (repeat for several; '' = the folder's own)",
+    )
     args = ap.parse_args()
     args.seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
-    args.temperatures = (
-        [float(t) for t in args.temperatures.split(",")] if args.temperatures else [None]
-    )
+    temps = [{"temperature": float(t)} for t in (args.temperatures or "").split(",") if t]
+    args.sampling = temps + [parse_sampling(s) for s in args.sampling] or [{}]
     if len(args.seeds) > 1 and not args.kept:
         ap.error("--seeds with several seeds scores kept models: add --kept DIR")
     for archive in args.archive or ["andreruffert", "alrocar"]:

@@ -34,13 +34,13 @@ def run(*args):
 
 def test_flags_reach_the_twin_as_options(fake):
     res = run("Today", "-n", "2", "--seed", "5", "--temperature", "0.8", "--top-p", "0.9",
-              "--top-k", "20", "--max-new-tokens", "30", "--exact")  # fmt: skip
+              "--top-k", "20", "--min-p", "0.05", "--max-new-tokens", "30", "--exact")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert fake.loads == [("some/model", True)]
     call = fake.calls[-1]
     assert call.prompt == "Today"
     assert call.options == GenerateOptions(
-        n=2, seed=5, temperature=0.8, top_p=0.9, top_k=20, max_new_tokens=30
+        n=2, seed=5, temperature=0.8, top_p=0.9, top_k=20, min_p=0.05, max_new_tokens=30
     )
 
 

@@ -79,7 +79,7 @@ def test_twin_name_comes_from_the_folder(tmp_path):
 
 
 def test_modelfile_is_raw_completion_with_the_separator_as_stop(tmp_path):
-    sampling = Sampling(temperature=0.8, top_p=0.9, top_k=40, max_new_tokens=72)
+    sampling = Sampling(temperature=0.8, top_p=0.9, top_k=40, max_new_tokens=72, min_p=0.05)
     text = render_modelfile(tmp_path / "odile-q8_0.gguf", "<|endoftext|>", sampling)
     assert text.splitlines() == [
         "FROM ./odile-q8_0.gguf",
@@ -88,6 +88,7 @@ def test_modelfile_is_raw_completion_with_the_separator_as_stop(tmp_path):
         "PARAMETER temperature 0.8",
         "PARAMETER top_p 0.9",
         "PARAMETER top_k 40",
+        "PARAMETER min_p 0.05",
         "PARAMETER num_predict 72",
     ]
     assert 'stop "a\\"b"' in render_modelfile(tmp_path / "x.gguf", 'a"b', sampling)
@@ -100,6 +101,8 @@ def test_sampling_defaults_read_like_the_twin_reads_them():
     tweettwin_saved = {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "top_k": 50,
                        "max_new_tokens": 88}  # fmt: skip
     assert Sampling.from_generation_config(tweettwin_saved) == Sampling(0.7, 0.9, 50, 88)
+    with_min_p = Sampling.from_generation_config(tweettwin_saved | {"min_p": 0.05})
+    assert with_min_p == Sampling(0.7, 0.9, 50, 88, min_p=0.05)
     assert Sampling.from_generation_config({}).temperature == 0.0  # transformers: greedy
 
 

@@ -20,6 +20,9 @@ from tweettwin.generate_options import MAX_N, GenerateOptions, resolve_options
         ("top_p", 1.5, r"top_p must be in \(0, 1\]"),
         ("top_p", math.nan, "top_p must be a finite number"),
         ("top_k", -1, r"top_k must be a whole number 0 \(off\) or more, not -1"),
+        ("min_p", 1.0, r"min_p must be in \[0, 1\), not 1.0"),
+        ("min_p", -0.1, r"min_p must be in \[0, 1\)"),
+        ("min_p", math.nan, "min_p must be a finite number"),
         ("n", 0, "n must be a whole number between 1 and 1,000,000, not 0"),
         ("n", MAX_N + 1, "n must be a whole number between 1 and"),
         ("n", 2.5, "n must be a whole number"),
@@ -37,7 +40,7 @@ def test_bad_values_are_one_clear_config_error(field, value, message):
 def test_defaults_leave_sampling_to_the_model_folder():
     opts = GenerateOptions()
     assert (opts.n, opts.novelty) == (10, True)
-    assert opts.temperature is opts.top_p is opts.top_k is opts.max_new_tokens is None
+    assert opts.temperature is opts.top_p is opts.top_k is opts.min_p is opts.max_new_tokens is None
     assert GenerateOptions(n=MAX_N, temperature=0, top_p=1, top_k=0).n == MAX_N
 
 

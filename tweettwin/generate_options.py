@@ -32,6 +32,7 @@ SAMPLING_DEFAULTS: dict[str, Any] = {
     "temperature": 1.0,
     "top_k": 0,
     "top_p": 1.0,
+    "min_p": 0.0,
     "max_new_tokens": 64,
 }
 MAX_N = 1_000_000  # posts per request: samples are drawn in batches, so this bounds time, not RAM
@@ -58,6 +59,11 @@ class GenerateOptions:
     )
     top_k: int | None = _opt(
         None, "Sample among the k likeliest tokens, 0 = off [default: the model's, 0]."
+    )
+    min_p: float | None = _opt(
+        None,
+        "Min-p sampling: drop tokens less likely than this share of the likeliest one, in "
+        "[0, 1) [default: the model's, 0 = off].",
     )
     max_new_tokens: int | None = _opt(
         None, "Longest post, in tokens [default: the model's, sized for the training posts]."
@@ -97,6 +103,10 @@ class GenerateOptions:
             _check_float("top_p", self.top_p, "in (0, 1]")
             if not 0 < self.top_p <= 1:
                 raise ConfigError(f"top_p must be in (0, 1], not {self.top_p}")
+        if self.min_p is not None:
+            _check_float("min_p", self.min_p, "in [0, 1)")
+            if not 0 <= self.min_p < 1:
+                raise ConfigError(f"min_p must be in [0, 1), not {self.min_p}")
         if self.top_k is not None:
             _check_int("top_k", self.top_k, 0, None, "0 (off) or more")
         if self.max_new_tokens is not None:

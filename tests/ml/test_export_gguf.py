@@ -111,6 +111,7 @@ def test_metadata_reads_back(exported, export_twin, hf):
     assert _field(reader, "general.sampling.temp") == pytest.approx(gen.temperature)
     assert _field(reader, "general.sampling.top_p") == pytest.approx(gen.top_p)
     assert _field(reader, "general.sampling.top_k") == gen.top_k
+    assert _field(reader, "general.sampling.min_p") == pytest.approx(gen.min_p or 0.0)
 
 
 def test_tensor_shapes_types_and_qk_permutation(exported, hf):

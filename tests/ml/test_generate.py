@@ -100,6 +100,44 @@ def test_sampling_step_respects_top_k_and_top_p():
     assert set(hot.tolist()) == {0, 1, 2, 3}
 
 
+def test_min_p_drops_tokens_under_its_share_of_the_likeliest_at_the_temperature():
+    from tweettwin.ml.sampler import cut_min_p, pick_tokens
+
+    # odds at T=1: 1 : e^-0.5 (0.61) : e^-2 (0.14) : e^-4 (0.018) of the likeliest
+    logits = torch.tensor([[0.0, -0.5, -2.0, -4.0]] * 2000)
+    gen = torch.Generator().manual_seed(0)
+
+    def drawn(**opts):
+        o = SamplingOptions(**opts)
+        return set(pick_tokens(cut_min_p(logits, o), o, gen).tolist())
+
+    assert drawn(min_p=0.0) == {0, 1, 2, 3}
+    assert drawn(min_p=0.1) == {0, 1, 2}
+    assert drawn(min_p=0.5) == {0, 1}
+    # at T=2 the odds flatten (e^-2 -> e^-1 = 0.37): the same min-p keeps more
+    assert drawn(min_p=0.3, temperature=2.0) == {0, 1, 2}
+    assert drawn(min_p=0.3, temperature=1.0) == {0, 1}
+    # greedy and min-p 0 leave the logits as they are
+    assert cut_min_p(logits, SamplingOptions(min_p=0.5, temperature=0.0)) is logits
+
+
+def test_min_p_keeps_the_posts_starts_as_given(twin):
+    """A post's first token is drawn from the training posts' starts, rare ones included: min-p
+    cuts the model's odds only."""
+    assert twin.starts is not None and int(torch.isfinite(twin.starts).sum()) > 2
+
+    def posts(**opts):
+        return twin.generate(None, 24, seed=1, max_new_tokens=6, warm_up=0, **opts).posts
+
+    def firsts(posts):
+        return {p.split()[0] for p in posts if p.split()}
+
+    loose, sharp = posts(), posts(min_p=0.999)
+    assert len(firsts(sharp)) >= min(3, len(firsts(loose)))  # starts as varied as without
+    # after the start, min-p 0.999 leaves the likeliest token: fewer different posts
+    assert len(set(sharp)) < len(set(loose))
+
+
 def test_inverse_cdf_draw_follows_the_distribution_and_skips_zeros():
     from tweettwin.ml.sampler import draw
 
@@ -169,8 +207,13 @@ def test_load_round_trip_uses_the_folder_settings(twin, twin_dir):
     assert twin.tokenizer.convert_ids_to_tokens(twin.sep_id) == training["separator"] == SEPARATOR
     assert twin.sampler.path.startswith("lean-llama/")
     assert twin.defaults == SamplingOptions(
-        gen["temperature"], gen["top_k"], gen["top_p"], gen["max_new_tokens"]
+        temperature=gen["temperature"],
+        top_k=gen["top_k"],
+        top_p=gen["top_p"],
+        max_new_tokens=gen["max_new_tokens"],
+        min_p=0.0,
     )
+    assert "min_p" not in gen  # off: transformers' pipeline adds no min-p step either
     assert twin.novelty is not None
 
 

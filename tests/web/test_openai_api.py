@@ -234,6 +234,8 @@ def test_every_unsupported_field_is_named(client):
         ({"model": ""}, "model"),
         ({"warm_up": 4}, "warm_up"),
         ({"warm_up": -1}, "warm_up"),
+        ({"min_p": 1}, "min_p"),
+        ({"min_p": -0.1}, "min_p"),
     ],
 )
 def test_bad_values_are_400s_naming_the_field(client, body, param):
@@ -304,6 +306,22 @@ def test_model_start_samples_like_generate(app, client):
     assert posts() == posts(model_start=False) == direct(False)
     assert posts(model_start=True) == direct(True)
     assert posts(model_start=True) != posts()
+
+
+def test_min_p_samples_like_generate(app, client):
+    server = app.state.tweettwin
+    twin = server.pool.engine(server.pool.entry("tiny")).twin
+
+    def posts(**extra):
+        body = _complete(client, prompt="Today", n=4, max_tokens=12, seed=5, **extra)
+        return [ch["text"] for ch in body["choices"]]
+
+    def direct(**extra):
+        result = twin.generate("Today", 4, max_new_tokens=12, seed=5, **extra)
+        return [p.removeprefix("Today") for p in result.posts]
+
+    assert posts(min_p=0.3) == direct(min_p=0.3)
+    assert posts(min_p=0.3) != posts()
 
 
 def test_novelty_guard_drops_copies_and_says_how_many(app, client):

@@ -34,6 +34,7 @@ def load_twin(model_dir: str, *, exact: bool = False):
 @click.option("--temperature", type=float, help=_h("temperature"))
 @click.option("--top-p", type=float, help=_h("top_p"))
 @click.option("--top-k", type=int, help=_h("top_k"))
+@click.option("--min-p", type=float, help=_h("min_p"))
 @click.option("--max-new-tokens", type=int, help=_h("max_new_tokens"))
 @click.option("--warm-up", type=int, help=_h("warm_up"))
 @click.option("--seed", type=int, help=_h("seed"))

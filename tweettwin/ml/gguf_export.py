@@ -163,6 +163,7 @@ def _add_sampling(w: gguf.GGUFWriter, sampling: Sampling) -> None:
     w.add_sampling_temp(sampling.temperature)
     w.add_sampling_top_p(sampling.top_p)
     w.add_sampling_top_k(sampling.top_k)
+    w.add_sampling_min_p(sampling.min_p)
 
 
 def separator_of(tokenizer, training: TrainingRecord | None) -> tuple[str, int]:

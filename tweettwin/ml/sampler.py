@@ -16,6 +16,7 @@ Other architectures fall back to a plain forward loop over ``model`` with a per-
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ class SamplingOptions:
     top_k: int = SAMPLING_DEFAULTS["top_k"]  # 0 = off
     top_p: float = SAMPLING_DEFAULTS["top_p"]  # 1.0 = off
     max_new_tokens: int = SAMPLING_DEFAULTS["max_new_tokens"]
+    min_p: float = SAMPLING_DEFAULTS["min_p"]  # 0.0 = off
 
 
 # One decode step of a batch, per live row: (sample index, token id or None, done). None: the
@@ -51,7 +53,8 @@ Step = list[tuple[int, int | None, bool]]
 def pick_tokens(
     logits: torch.Tensor, opts: SamplingOptions, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """Choose one token per row of ``logits`` [B, V]: greedy, or temperature + top-k + top-p."""
+    """Choose one token per row of ``logits`` [B, V]: greedy, or temperature + top-k + top-p
+    (min-p is cut from the model's logits before, see :func:`cut_min_p`)."""
     k = opts.top_k if 0 < opts.top_k < logits.shape[-1] else 0
     if opts.temperature <= 0 or k == 1:  # top-1 is greedy: argmax breaks ties to the lowest id
         return logits.argmax(-1)
@@ -69,6 +72,17 @@ def pick_tokens(
         drop = probs.cumsum(-1) - probs > opts.top_p
         probs = probs.masked_fill(drop, 0.0)
     return idx.gather(-1, draw(probs, generator).unsqueeze(-1)).squeeze(-1)
+
+
+def cut_min_p(logits: torch.Tensor, opts: SamplingOptions) -> torch.Tensor:
+    """The model's ``logits`` [B, V] without the tokens whose odds at the sampling temperature
+    are under ``min_p`` times the likeliest token's. Cut before a post's first token is swapped
+    for the posts' starts (ml/post_start.py), which are drawn as given, rare starts included."""
+    if opts.min_p <= 0 or opts.temperature <= 0:
+        return logits
+    # no sort: p_i >= min_p * p_max at temperature T  <=>  logit_i >= max logit + T * log(min_p)
+    floor = logits.amax(-1, keepdim=True) + opts.temperature * math.log(opts.min_p)
+    return logits.masked_fill(logits < floor, -math.inf)
 
 
 DRAW_BLOCK = 1024  # vocabulary entries per block of the two-level running sum in draw()
@@ -400,7 +414,7 @@ def _lean_batch(
     if posts_vocab:  # logits are over the vocab's rows: bans and starts become row positions
         ban = _positions(vocab, ban)
         first = None if first is None else first[vocab]
-    last = _start(logits, ban, first).expand(n, -1)
+    last = _start(cut_min_p(logits, opts), ban, first).expand(n, -1)
     rows = list(range(n))  # sample index of each live row
     seps, lengths = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     for step in range(opts.max_new_tokens):
@@ -420,7 +434,8 @@ def _lean_batch(
             tokens, seps, lengths = tokens[live], seps[live], lengths[live]
             lean.keep_rows(state, live)
         if step + 1 < opts.max_new_tokens:
-            last = _start_after(lean.step(state, tokens), tokens, ban, first, runs)
+            logits = cut_min_p(lean.step(state, tokens), opts)
+            last = _start_after(logits, tokens, ban, first, runs)
 
 
 def _positions(vocab: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor | None:
@@ -451,6 +466,7 @@ def _hf_batch(
             logits = out.logits[:, -1].float()
             if vocab is not None:
                 logits = logits.masked_fill(outside, float("-inf"))
+            logits = cut_min_p(logits, opts)
             if step == 0:
                 logits = _start(logits, ban, first)
             else:

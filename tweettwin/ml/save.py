@@ -39,6 +39,7 @@ def generation_config(sep_id: int, max_new_tokens: int) -> GenerationConfig:
         temperature=SAMPLING_DEFAULTS["temperature"],
         top_p=SAMPLING_DEFAULTS["top_p"],
         top_k=SAMPLING_DEFAULTS["top_k"],
+        min_p=SAMPLING_DEFAULTS["min_p"] or None,  # None: transformers adds no min-p step
         max_new_tokens=max_new_tokens,
         bos_token_id=sep_id,
         eos_token_id=sep_id,

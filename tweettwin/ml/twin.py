@@ -247,6 +247,7 @@ class Twin:
             top_k=int(gen.top_k or 0),
             top_p=float(gen.top_p if gen.top_p is not None else 1.0),
             max_new_tokens=int(gen.max_new_tokens or d["max_new_tokens"]),
+            min_p=float(getattr(gen, "min_p", None) or 0.0),
         )
 
     @property
@@ -264,11 +265,15 @@ class Twin:
     # ----------------------------------------------------------------------- request checks
 
     def options(
-        self, *, temperature=None, top_p=None, top_k=None, max_new_tokens=None
+        self, *, temperature=None, top_p=None, top_k=None, max_new_tokens=None, min_p=None
     ) -> SamplingOptions:
         """The folder's defaults with the given overrides, checked (see GenerateOptions)."""
         given = GenerateOptions(
-            temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            min_p=min_p,
+            max_new_tokens=max_new_tokens,
         )
         return self._sampling(given)
 
@@ -279,6 +284,7 @@ class Twin:
             top_k=d.top_k if opts.top_k is None else opts.top_k,
             top_p=d.top_p if opts.top_p is None else float(opts.top_p),
             max_new_tokens=d.max_new_tokens if opts.max_new_tokens is None else opts.max_new_tokens,
+            min_p=d.min_p if opts.min_p is None else float(opts.min_p),
         )
 
     def _author(self, author: str | None) -> str | None:

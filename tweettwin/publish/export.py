@@ -35,6 +35,7 @@ class Sampling:
     top_p: float = SAMPLING_DEFAULTS["top_p"]
     top_k: int = SAMPLING_DEFAULTS["top_k"]
     max_new_tokens: int = SAMPLING_DEFAULTS["max_new_tokens"]
+    min_p: float = SAMPLING_DEFAULTS["min_p"]
 
     @classmethod
     def from_generation_config(cls, gen: dict) -> Sampling:
@@ -46,6 +47,7 @@ class Sampling:
             top_p=float(gen.get("top_p") or 1.0),
             top_k=int(gen.get("top_k") or 0),
             max_new_tokens=int(gen.get("max_new_tokens") or 64),
+            min_p=float(gen.get("min_p") or 0.0),
         )
 
 
@@ -124,6 +126,7 @@ def render_modelfile(gguf_file: Path, separator: str, sampling: Sampling) -> str
         f"PARAMETER temperature {sampling.temperature:g}",
         f"PARAMETER top_p {sampling.top_p:g}",
         f"PARAMETER top_k {sampling.top_k}",
+        f"PARAMETER min_p {sampling.min_p:g}",
         f"PARAMETER num_predict {sampling.max_new_tokens}",
     ]
     return "\n".join(lines) + "\n"

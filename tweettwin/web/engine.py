@@ -26,6 +26,7 @@ class Request:
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
+    min_p: float | None = None
     seed: int | None = None
     stop: Sequence[str] = ()
     novelty_guard: bool = True
@@ -124,6 +125,7 @@ class Engine:
             "temperature": req.temperature,
             "top_p": req.top_p,
             "top_k": req.top_k,
+            "min_p": req.min_p,
             "max_new_tokens": req.max_tokens,
             "seed": req.seed,
             "novelty": req.novelty_guard,

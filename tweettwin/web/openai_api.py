@@ -3,7 +3,7 @@
 
 Every field in a request is either honoured or refused with a 400 naming it (``param``): the
 models forbid unknown fields, and OpenAI fields with no tweettwin meaning are accepted only at
-their neutral value (``frequency_penalty: 0``, ``best_of: 1``...). Extensions: ``top_k``,
+their neutral value (``frequency_penalty: 0``, ``best_of: 1``...). Extensions: ``top_k``, ``min_p``,
 ``novelty_guard`` (on by default: samples that copy a training post are dropped and resampled;
 ``novelty.dropped`` in the response says how many) and ``warm_up`` (posts written and dropped
 before each unprompted post, as ``generate --warm-up``). A twin is not a chat model: a chat
@@ -53,6 +53,9 @@ class Sampling(_Strict):
     temperature: float | None = Field(None, ge=0, le=2, description="0 = greedy.")
     top_p: float | None = Field(None, gt=0, le=1)
     top_k: int | None = Field(None, ge=0, le=100_000, description="Extension; 0 = off.")
+    min_p: float | None = Field(
+        None, ge=0, lt=1, description="Extension (as vLLM and llama.cpp): 0 = off."
+    )
     stop: str | list[str] | None = Field(None, description="Up to 4 stop strings.")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="Same seed, same posts.")
     stream: bool = False
@@ -300,6 +303,7 @@ async def completions(body: CompletionRequest, request: Request):
             temperature=body.temperature,
             top_p=body.top_p,
             top_k=body.top_k,
+            min_p=body.min_p,
             seed=body.seed,
             stop=body.stop or (),
             novelty_guard=body.novelty_guard,
@@ -333,6 +337,7 @@ async def chat_completions(body: ChatRequest, request: Request):
         temperature=body.temperature,
         top_p=body.top_p,
         top_k=body.top_k,
+        min_p=body.min_p,
         seed=body.seed,
         stop=body.stop or (),
         novelty_guard=body.novelty_guard,
