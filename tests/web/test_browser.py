@@ -9,9 +9,10 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.web.serving import start_server
+from tests.web.serving import dump_stacks, log_tail, start_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,16 +40,39 @@ def shots(tmp_path):
 @pytest.fixture
 def server(tiny_base, tmp_path):
     proc, url = start_server(["--base-model", str(tiny_base)], tmp_path / "ws")
-    yield url
+    yield url, tmp_path / "ws", proc
     proc.terminate()
     proc.wait(10)
+
+
+def wait_for_job(page, server, condition: str, timeout_s: float) -> None:
+    """Wait until ``condition`` (JS) holds; a job that failed, or a wait that timed out, fails
+    the test with what the job and the server said, not a bare timeout."""
+    failed = "document.querySelector('#job-status').textContent.startsWith('Training failed')"
+    settled = f"({condition}) || {failed}"
+    try:
+        page.wait_for_function(settled, timeout=timeout_s * 1000)
+    except sync_api.TimeoutError:
+        pass
+    if not page.evaluate(condition):
+        url, workspace, proc = server
+        dump_stacks(proc)
+        try:
+            jobs = httpx.get(f"{url}/api/jobs", timeout=10).text[:2000]  # without their events
+        except httpx.HTTPError as ex:
+            jobs = f"(the server did not answer: {ex}; exit status {proc.poll()})"
+        pytest.fail(
+            f"waited {timeout_s:.0f} s for {condition}\n"
+            f"page: {page.inner_text('#job-status')!r} step {page.inner_text('#stat-step')!r}\n"
+            f"jobs: {jobs}\nserver: {log_tail(workspace, 8000)}"
+        )
 
 
 def test_the_whole_flow_in_chromium(server, shots):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
-        page.goto(server)
+        page.goto(server[0])
         assert page.locator("#no-models").is_visible()
         page.click("#upload")  # no file chosen: an error in plain words
         assert "Choose a file first" in page.inner_text("#error")
@@ -64,16 +88,13 @@ def test_the_whole_flow_in_chromium(server, shots):
         assert fits(page)
 
         page.click("#train")
-        page.wait_for_function(
-            "document.querySelector('#stat-step').textContent !== '–'", timeout=120_000
-        )
+        wait_for_job(page, server, "document.querySelector('#stat-step').textContent !== '–'", 180)
         assert page.locator("#chart polyline").count() == 2
         shots(page, "03-training")
         page.reload()  # the same job comes back
         page.wait_for_selector("#job", state="visible")
-        page.wait_for_function(
-            "document.querySelector('#job-status').textContent.startsWith('Done')", timeout=300_000
-        )
+        done = "document.querySelector('#job-status').textContent.startsWith('Done')"
+        wait_for_job(page, server, done, 300)
         assert page.locator("#chart circle").count() >= 1  # validation points
         done, total = page.inner_text("#stat-step").split(" / ")  # step of the planned steps
         assert done == total and int(total) > 1
