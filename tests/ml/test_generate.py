@@ -621,7 +621,8 @@ def test_lean_posts_head_is_the_full_heads_rows_and_draws_like_the_masked_loop(t
     torch.testing.assert_close(part, whole[vocab])
     nxt = vocab[:2]
     torch.testing.assert_close(lean.step(state, nxt), lean.step(state_all, nxt)[:, vocab])
-    loop = Sampler(twin.model, lean=False, vocab=vocab.tolist())
+    hf = Twin.load(twin_dir, dtype=torch.float32, quantize=False, lean=False)  # transformers'
+    loop = Sampler(hf.model, lean=False, vocab=vocab.tolist())
     opts = SamplingOptions(temperature=1.5, max_new_tokens=1)  # one step: no row leaves early
     first = {}
     for name, sampler in (("lean", twin.sampler), ("loop", loop)):

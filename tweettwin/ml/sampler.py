@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from tweettwin.generate_options import SAMPLING_DEFAULTS
+from tweettwin.ml.folder_llama import FolderLlama
 from tweettwin.ml.linear import fp16_available, make_linear, packed_available
 
 # Rows decoded together. Larger batches amortise reading the weights, but the KV cache grows
@@ -124,7 +125,10 @@ def _below(x: torch.Tensor) -> torch.Tensor:
 
 
 def supports_lean(model) -> bool:
-    """True when ``model`` is a plain Llama decoder that :class:`LeanLlama` reproduces exactly."""
+    """True when ``model`` is a plain Llama decoder that :class:`LeanLlama` reproduces exactly
+    (a :class:`~tweettwin.ml.folder_llama.FolderLlama` always is: it loads no other kind)."""
+    if isinstance(model, FolderLlama):
+        return True
     cfg = getattr(model, "config", None)
     return (
         cfg is not None
@@ -165,8 +169,18 @@ def _build_all(jobs: Sequence) -> list:
         return list(pool.map(lambda job: job(), jobs))
 
 
+def llama_parts(model):
+    """``(config, weight by its transformers name, rotary embedding)`` of a
+    ``LlamaForCausalLM`` or a :class:`~tweettwin.ml.folder_llama.FolderLlama`."""
+    if isinstance(model, FolderLlama):
+        return model.config, model.weights.__getitem__, model.rotary
+    named = dict(model.named_parameters())
+    named["lm_head.weight"] = model.lm_head.weight  # a tied head is listed once, as the embedding
+    return model.config, named.__getitem__, model.model.rotary_emb
+
+
 class LeanLlama:
-    """Inference-only copy of a ``LlamaForCausalLM``'s weights with a minimal decode loop."""
+    """Inference-only copy of a Llama model's weights with a minimal decode loop."""
 
     def __init__(
         self,
@@ -175,9 +189,10 @@ class LeanLlama:
         quantize: bool = False,
         vocab: torch.Tensor | None = None,
     ) -> None:
-        """``vocab``: sorted token ids; a second LM head over those rows alone lets a call
-        sample among them (see :class:`Sampler`) at a fraction of the full head's cost."""
-        cfg = model.config
+        """``model``: a ``LlamaForCausalLM`` or a ``FolderLlama``. ``vocab``: sorted token ids;
+        a second LM head over those rows alone lets a call sample among them (see
+        :class:`Sampler`) at a fraction of the full head's cost."""
+        cfg, weight, self._rotary = llama_parts(model)
         self.layout = weight_layout(dtype, quantize)
         # fp16-weight matmuls take and return fp32: the rest of the step runs in fp32 with them
         self.dtype = torch.float32 if self.layout == "fp16" else dtype
@@ -186,7 +201,6 @@ class LeanLlama:
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.eps = cfg.rms_norm_eps
         self.max_positions = cfg.max_position_embeddings
-        self._rotary = model.model.rotary_emb
         self._rope_lock = threading.Lock()
         self._rope = (0, None, None)  # (length, cos, sin), replaced whole when it grows
 
@@ -202,24 +216,27 @@ class LeanLlama:
             return build
 
         with torch.no_grad():
-            self.embed = model.model.embed_tokens.weight.detach().to(self.dtype).contiguous()
+            self.embed = weight("model.embed_tokens.weight").detach().to(self.dtype).contiguous()
             self.vocab = vocab
-            final = model.model.norm.weight
+            final, head = weight("model.norm.weight"), weight("lm_head.weight")
             # with a vocab head serving most calls, the full head is built on first use
-            self._full_head = w(model.lm_head.weight, gain=final)
+            self._full_head = w(head, gain=final)
             self._head_lock = threading.Lock()
-            vocab_head = w(model.lm_head.weight[vocab], gain=final) if vocab is not None else None
+            vocab_head = w(head[vocab], gain=final) if vocab is not None else None
             jobs = [vocab_head or self._full_head]  # the head this LeanLlama samples with
-            for layer in model.model.layers:
-                at, mlp = layer.self_attn, layer.mlp
-                ln1, ln2 = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
+            for i in range(cfg.num_hidden_layers):
+
+                def at(name: str, i: int = i) -> torch.Tensor:
+                    return weight(f"model.layers.{i}.{name}.weight")
+
                 # 1/sqrt(head_dim) folded into q (RoPE is linear): no scaling op per step
-                q_scaled = at.q_proj.weight.float() * self.head_dim**-0.5
+                q_scaled = at("self_attn.q_proj").float() * self.head_dim**-0.5
+                ln1, ln2 = at("input_layernorm"), at("post_attention_layernorm")
                 jobs += [
-                    w(q_scaled, at.k_proj.weight, at.v_proj.weight, gain=ln1),
-                    w(at.o_proj.weight),
-                    w(mlp.gate_proj.weight, mlp.up_proj.weight, gain=ln2),
-                    w(mlp.down_proj.weight),
+                    w(q_scaled, at("self_attn.k_proj"), at("self_attn.v_proj"), gain=ln1),
+                    w(at("self_attn.o_proj")),
+                    w(at("mlp.gate_proj"), at("mlp.up_proj"), gain=ln2),
+                    w(at("mlp.down_proj")),
                 ]
             head, *built = _build_all(jobs)
             self.vocab_head = head if vocab is not None else None
@@ -504,6 +521,8 @@ class Sampler:
             ids = sorted({v for v in vocab if 0 <= v < self.head_rows})
             self.vocab = torch.tensor(ids, dtype=torch.long)
         use_lean = supports_lean(model) if lean is None else lean
+        if not use_lean and isinstance(model, FolderLlama):
+            raise ValueError("a FolderLlama samples on the lean path only (load with lean=False)")
         self.lean = LeanLlama(model, self.dtype, quantize, self.vocab) if use_lean else None
 
     @property

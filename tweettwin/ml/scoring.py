@@ -6,22 +6,22 @@ real log-probability (what lm-evaluation-harness' ``local-completions`` reads to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 
 @torch.inference_mode()
 def token_logprobs(
-    model, sep_id: int, ids: Sequence[int], top: int = 0
+    logits_of: Callable[[list[int]], torch.Tensor], sep_id: int, ids: Sequence[int], top: int = 0
 ) -> tuple[list[float], list[dict[int, float]]]:
     """For each of ``ids``: its log-probability given ``sep_id`` and the ids before it, and the
-    ``top`` likeliest tokens at that position (id -> log-probability; empty lists when top=0)."""
+    ``top`` likeliest tokens at that position (id -> log-probability; empty lists when top=0).
+    ``logits_of(ids)``: the model's logits [T, V] after each id (``Twin.logits``)."""
     ids = list(ids)
     if not ids:
         return [], []
-    inputs = torch.tensor([[sep_id, *ids[:-1]]])
-    logits = model(input_ids=inputs).logits[0].float()
+    logits = logits_of([sep_id, *ids[:-1]]).float()
     logp = torch.log_softmax(logits, dim=-1)
     target = torch.tensor(ids)
     chosen = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1).tolist()

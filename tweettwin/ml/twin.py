@@ -91,6 +91,28 @@ def resample_size(need: int, kept: int, judged: int) -> int:
     return max(need, math.ceil(1.25 * need / max(kept / judged, MIN_KEEP_RATE)))
 
 
+def _load_weights(path: Path, dtype: torch.dtype, folder: bool):
+    """``(model, tokenizer)``: without ``transformers`` where ``folder`` and the folder allows
+    it (``ml/folder_llama.py``), else ``transformers``' classes."""
+    from tweettwin.ml import folder_llama
+
+    try:
+        loaded = folder_llama.load(path, dtype) if folder else None
+        if loaded is not None:
+            return loaded
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=dtype, trust_remote_code=False, use_safetensors=True
+        )
+        return model, AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as ex:
+        reason = str(ex).splitlines()[0][:200]
+        raise ModelError(f"{path}: cannot load the model ({reason})") from None
+
+
 class Twin:
     """A model folder ready to sample from (see :meth:`load`)."""
 
@@ -147,12 +169,11 @@ class Twin:
 
         The compute dtype is ``dtype`` if given, else ``precision`` ('bf16' / 'fp32' / 'auto':
         measured per machine, see ``ml/precision.py``); the stored dtype does not decide it.
-        ``quantize``: True for int8 matmul weights (fast, slightly lossy), False for the exact
-        path, None / 'auto' for the measured default (see :func:`tweettwin.ml.decode.choose`).
+        ``quantize``: True for fp16 matmul weights (fast, within 0.1% perplexity), False for the
+        exact path, None / 'auto' for the measured default (see :func:`tweettwin.ml.decode.choose`).
+        A plain Llama folder (any tweettwin model of SmolLM2) loads without ``transformers``
+        (``ml/folder_llama.py``), seconds sooner; ``lean=False`` always uses ``transformers``.
         """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
         from tweettwin.ml.decode import choose
 
         path = Path(model_dir)
@@ -161,21 +182,12 @@ class Twin:
             raise ModelError(
                 f"{path}: {what}; give a model folder written by `tweettwin train` or `make`"
             )
-        hf_logging.disable_progress_bar()
         plan = choose(precision, dtype, quantize)
         from tweettwin.weights import check_folder_weights
 
         check_folder_weights(path)  # a truncated file: one line, not a loader traceback
         keep_freed_memory()  # sampling batches reuse their pages (ml/memory.py)
-        try:
-            model = AutoModelForCausalLM.from_pretrained(
-                path, dtype=plan.dtype, trust_remote_code=False, use_safetensors=True
-            )
-            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        except (OSError, ValueError) as ex:
-            raise ModelError(
-                f"{path}: cannot load the model ({str(ex).splitlines()[0][:200]})"
-            ) from None
+        model, tokenizer = _load_weights(path, plan.dtype, folder=lean is not False)
         # any local causal LM folder loads; a tweettwin one adds its separator and settings
         has_record = (path / TRAINING_JSON).is_file()
         training = TrainingRecord.read(path).to_dict() if has_record else {}
@@ -193,6 +205,13 @@ class Twin:
             post_vocab=read_post_vocab(path, size),
             post_starts=read_post_starts(path, size),
         )
+
+    def logits(self, ids: list[int]) -> torch.Tensor:
+        """The model's logits [T, V] (fp32) after each of ``ids``, computed as sampling does."""
+        if self.sampler.lean is not None:
+            return self.sampler.lean.prefill(ids, 1, len(ids), every_position=True)[0]
+        with torch.inference_mode():
+            return self.model(input_ids=torch.tensor([ids])).logits[0].float()
 
     def _separator_id(self) -> int:
         tok, gen = self.tokenizer, self.model.generation_config

@@ -185,7 +185,7 @@ class Engine:
         from tweettwin.ml.scoring import token_logprobs
 
         ids = [*prompt_ids, *self.encode(choice.completion)]
-        chosen, tops = token_logprobs(self.twin.model, self.twin.sep_id, ids, top)
+        chosen, tops = token_logprobs(self.twin.logits, self.twin.sep_id, ids, top)
         pieces = [self.tokenizer.decode([i]) for i in ids]
         offsets, at = [], 0
         for piece in pieces:

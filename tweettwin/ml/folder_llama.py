@@ -1,0 +1,239 @@
+"""Load a Llama-family model folder for sampling without importing ``transformers``.
+
+Importing ``transformers``' tokenizer and Llama classes took ~2.8 s per process (AMD Zen 5,
+2 cores; torch itself ~0.9 s), more than loading the weights and sampling 10 posts together. A
+``Twin`` needs neither class: the lean sampler (ml/sampler.py) has its own decode loop and the
+``tokenizers`` library does the word pieces. So a folder that this module reads exactly the way
+``transformers`` would (a plain Llama config with default RoPE, one ``model.safetensors``, a
+``tokenizer.json`` of a fast tokenizer, a ``generation_config.json``) loads as a
+:class:`FolderLlama` and a :class:`FolderTokenizer`; any other folder goes through
+``transformers`` as before (:func:`load` returns None). Tests hold both paths to the same
+logits, token ids, text and posts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from tweettwin.model_folder import CONFIG_JSON, GENERATION_CONFIG
+
+WEIGHTS = "model.safetensors"
+TOKENIZER_JSON = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+# tokenizer classes whose transformers decode is the tokenizers library's own (no extra clean-up)
+FAST_CLASSES = {
+    "TokenizersBackend",
+    "PreTrainedTokenizerFast",
+    "GPT2Tokenizer",
+    "GPT2TokenizerFast",
+}
+# what transformers' GenerationConfig assumes for a key its file leaves out
+GENERATION_DEFAULTS = {
+    "do_sample": False,
+    "temperature": 1.0,
+    "top_k": 50,
+    "top_p": 1.0,
+    "min_p": None,
+    "max_new_tokens": None,
+    "bos_token_id": None,
+    "eos_token_id": None,
+    "pad_token_id": None,
+}
+_REQUIRED = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "vocab_size",
+    "rms_norm_eps",
+    "max_position_embeddings",
+)
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def rope_theta(cfg: dict) -> float | None:
+    """The RoPE base of a config with plain (unscaled) RoPE, else None."""
+    params = cfg.get("rope_parameters")
+    if params is not None:  # transformers 5
+        plain = isinstance(params, dict) and params.get("rope_type", "default") == "default"
+        extra = set(params) - {"rope_type", "rope_theta"}
+        return (
+            float(params["rope_theta"]) if plain and not extra and "rope_theta" in params else None
+        )
+    if cfg.get("rope_scaling") or "rope_theta" not in cfg:
+        return None
+    return float(cfg["rope_theta"])
+
+
+def plain_llama(cfg: dict) -> bool:
+    """A Llama config that the lean sampler reproduces exactly and this module reads fully."""
+    return (
+        cfg.get("model_type") == "llama"
+        and all(isinstance(cfg.get(k), int | float) for k in _REQUIRED)
+        and cfg.get("hidden_act", "silu") == "silu"
+        and not cfg.get("attention_bias", False)
+        and not cfg.get("mlp_bias", False)
+        and cfg.get("pretraining_tp", 1) == 1
+        and cfg.get("partial_rotary_factor", 1.0) == 1.0
+        and rope_theta(cfg) is not None
+    )
+
+
+def fast_tokenizer(tok_cfg: dict) -> bool:
+    return (
+        tok_cfg.get("tokenizer_class") in FAST_CLASSES
+        and not tok_cfg.get("clean_up_tokenization_spaces", False)
+        and not tok_cfg.get("auto_map")
+    )
+
+
+def loadable(path: Path) -> bool:
+    """True when ``path`` holds a folder this module loads exactly as ``transformers`` would."""
+    path = Path(path)
+    cfg, tok_cfg = _read(path / CONFIG_JSON), _read(path / TOKENIZER_CONFIG)
+    return (
+        cfg is not None
+        and tok_cfg is not None
+        and plain_llama(cfg)
+        and fast_tokenizer(tok_cfg)
+        and (path / WEIGHTS).is_file()
+        and (path / TOKENIZER_JSON).is_file()
+        and _read(path / GENERATION_CONFIG) is not None
+    )
+
+
+class DefaultRope:
+    """Llama's default rotary embedding, as ``transformers`` computes it (fp32 tables): called
+    with ``(x, positions [1, T])`` it returns ``(cos, sin)`` [1, T, head_dim]."""
+
+    def __init__(self, theta: float, head_dim: int) -> None:
+        steps = torch.arange(0, head_dim, 2, dtype=torch.int64).float()
+        self.inv_freq = 1.0 / (theta ** (steps / head_dim))
+
+    def __call__(self, x: torch.Tensor, positions: torch.Tensor):
+        freqs = (self.inv_freq[None, :, None] @ positions[:, None, :].float()).transpose(1, 2)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+
+
+@dataclass
+class FolderLlama:
+    """What the sampler and ``Twin`` read of a model: its config, generation settings, weights
+    (by their ``transformers`` names, in the compute dtype) and RoPE."""
+
+    config: SimpleNamespace
+    generation_config: SimpleNamespace
+    weights: dict[str, torch.Tensor] = field(repr=False)
+    rotary: DefaultRope = field(repr=False)
+
+    def eval(self) -> FolderLlama:
+        return self
+
+    def parameters(self):
+        return iter(self.weights.values())
+
+    def get_output_embeddings(self) -> SimpleNamespace:
+        return SimpleNamespace(weight=self.weights["lm_head.weight"])
+
+
+def load_model(path: Path, dtype: torch.dtype) -> FolderLlama:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    cfg = _read(path / CONFIG_JSON) or {}
+    gen = GENERATION_DEFAULTS | (_read(path / GENERATION_CONFIG) or {})
+    try:
+        weights = {k: v.to(dtype) for k, v in load_file(path / WEIGHTS).items()}
+    except SafetensorError as ex:  # what check_folder_weights does not catch: one line
+        raise ValueError(f"{WEIGHTS}: {ex}") from None
+    missing = [k for k in ("model.embed_tokens.weight", "model.norm.weight") if k not in weights]
+    if missing:
+        raise ValueError(f"{WEIGHTS} has no {missing[0]}")
+    if cfg.get("tie_word_embeddings", False) or "lm_head.weight" not in weights:
+        weights["lm_head.weight"] = weights["model.embed_tokens.weight"]  # tied: one tensor
+    config = SimpleNamespace(**cfg)
+    config.num_key_value_heads = cfg.get("num_key_value_heads") or cfg["num_attention_heads"]
+    config.head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    rope = DefaultRope(rope_theta(cfg), config.head_dim)
+    return FolderLlama(config, SimpleNamespace(**gen), weights, rope)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    input_ids: list[int]
+
+
+class FolderTokenizer:
+    """The part of a ``transformers`` fast tokenizer that tweettwin uses, on ``tokenizers``."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(path / TOKENIZER_JSON))
+        cfg = _read(path / TOKENIZER_CONFIG) or {}
+        self.added_tokens_decoder = self._tok.get_added_tokens_decoder()
+        self.bos_token_id = self._id(cfg.get("bos_token"))
+        self.eos_token_id = self._id(cfg.get("eos_token"))
+        named = [cfg.get(k) for k in ("bos_token", "eos_token", "unk_token", "pad_token")]
+        extra = cfg.get("extra_special_tokens") or cfg.get("additional_special_tokens") or []
+        ids = [self._id(t) for t in [*named, *(extra if isinstance(extra, list) else [])]]
+        self.all_special_ids = sorted({i for i in ids if i is not None})
+
+    @property
+    def backend_tokenizer(self):
+        """The ``tokenizers.Tokenizer`` (as on a transformers fast tokenizer)."""
+        return self._tok
+
+    def _id(self, token) -> int | None:
+        if isinstance(token, dict):
+            token = token.get("content")
+        return self._tok.token_to_id(token) if isinstance(token, str) else None
+
+    def __len__(self) -> int:
+        return self._tok.get_vocab_size(with_added_tokens=True)
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> Encoding:
+        return Encoding(self.encode(text, add_special_tokens=add_special_tokens))
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        return self._tok.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def batch_decode(self, batch, skip_special_tokens: bool = False) -> list[str]:
+        return self._tok.decode_batch(
+            [list(b) for b in batch], skip_special_tokens=skip_special_tokens
+        )
+
+    def get_vocab(self) -> dict[str, int]:
+        return self._tok.get_vocab(with_added_tokens=True)
+
+    def convert_tokens_to_ids(self, token: str) -> int | None:
+        return self._tok.token_to_id(token)
+
+    def convert_ids_to_tokens(self, ids):
+        if isinstance(ids, int):
+            return self._tok.id_to_token(ids)
+        return [self._tok.id_to_token(i) for i in ids]
+
+
+def load(path, dtype: torch.dtype) -> tuple[FolderLlama, FolderTokenizer] | None:
+    """The folder's model and tokenizer without ``transformers``, or None where only
+    ``transformers`` reads the folder exactly (see :func:`loadable`)."""
+    path = Path(path)
+    if not loadable(path):
+        return None
+    return load_model(path, dtype), FolderTokenizer(path)
