@@ -158,6 +158,13 @@ def test_a_twin_samples_the_same_posts_either_way(twin_dir, monkeypatch):
     torch.testing.assert_close(light.logits(ids), hf.logits(ids), rtol=1e-4, atol=1e-4)
 
 
+def test_the_loader_switch_loads_through_transformers(twin_dir, monkeypatch):
+    from tweettwin.ml.twin import LOADER_ENV, Twin
+
+    monkeypatch.setenv(LOADER_ENV, "transformers")
+    assert type(Twin.load(twin_dir).model).__name__ == "LlamaForCausalLM"
+
+
 def test_loading_and_sampling_a_twin_never_imports_transformers(twin_dir):
     code = (
         "import sys; from tweettwin import Twin; "

@@ -20,6 +20,7 @@ across threads, is used under a lock.
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 import time
@@ -49,6 +50,7 @@ from tweettwin.model_folder import TRAINING_JSON, TrainingRecord
 
 __all__ = ["GenerationResult", "Twin", "author_prefix", "tidy"]
 
+LOADER_ENV = "TWEETTWIN_LOADER"  # 'transformers': load every folder through transformers
 MAX_ROUNDS = 6  # sampling rounds per call: the first, then resampling of copies / empty samples
 MIN_KEEP_RATE = 0.05  # the lowest share of kept samples a resampling round plans for
 WARM_UP = 1  # unprompted posts discarded at the start of each row's run (ml/chain.py)
@@ -93,9 +95,11 @@ def resample_size(need: int, kept: int, judged: int) -> int:
 
 def _load_weights(path: Path, dtype: torch.dtype, folder: bool):
     """``(model, tokenizer)``: without ``transformers`` where ``folder`` and the folder allows
-    it (``ml/folder_llama.py``), else ``transformers``' classes."""
+    it (``ml/folder_llama.py``), else ``transformers``' classes (also where
+    ``$TWEETTWIN_LOADER=transformers``: a switch to compare or to fall back)."""
     from tweettwin.ml import folder_llama
 
+    folder = folder and os.environ.get(LOADER_ENV, "auto").strip().lower() != "transformers"
     try:
         loaded = folder_llama.load(path, dtype) if folder else None
         if loaded is not None:
