@@ -184,3 +184,26 @@ def test_a_damaged_weights_file_is_one_line(copy):
     save_file({"other": torch.zeros(2)}, copy / "model.safetensors")
     with pytest.raises(ModelError, match=r"cannot load the model .*model\.embed_tokens\.weight"):
         Twin.load(copy)
+
+
+@pytest.mark.parametrize(
+    "name", ["tokenizer.json", "generation_config.json", "config.json", "tokenizer_config.json"]
+)
+@pytest.mark.parametrize("loader", ["auto", "transformers"])
+def test_a_damaged_json_file_is_one_line_naming_it(copy, name, loader, monkeypatch):
+    from tweettwin.errors import ModelError
+    from tweettwin.ml.twin import LOADER_ENV, Twin
+
+    monkeypatch.setenv(LOADER_ENV, loader)
+    (copy / name).write_text('{"cut": ')
+    with pytest.raises(ModelError, match=rf"cannot load the model \({name} is damaged"):
+        Twin.load(copy)
+
+
+def test_a_tokenizer_json_that_tokenizers_cannot_read_is_one_line(copy):
+    from tweettwin.errors import ModelError
+    from tweettwin.ml.twin import Twin
+
+    (copy / "tokenizer.json").write_text('{"model": {"type": "nothing"}}')
+    with pytest.raises(ModelError, match=r"cannot load the model \(tokenizer\.json: "):
+        Twin.load(copy)

@@ -99,6 +99,18 @@ def fast_tokenizer(tok_cfg: dict) -> bool:
     )
 
 
+def check_json_files(path: Path) -> None:
+    """A damaged JSON file of the folder is a ValueError naming it, on either loader:
+    ``transformers`` would sample greedily without ``generation_config.json``'s settings, say,
+    or stop with a traceback on a damaged ``tokenizer.json``."""
+    for name in (CONFIG_JSON, GENERATION_CONFIG, TOKENIZER_CONFIG, TOKENIZER_JSON):
+        if (Path(path) / name).is_file() and _read(Path(path) / name) is None:
+            raise ValueError(
+                f"{name} is damaged (not a JSON object): restore it from where the model came "
+                "from, or train the model again"
+            )
+
+
 def loadable(path: Path) -> bool:
     """True when ``path`` holds a folder this module loads exactly as ``transformers`` would."""
     path = Path(path)
@@ -181,7 +193,10 @@ class FolderTokenizer:
     def __init__(self, path: Path) -> None:
         from tokenizers import Tokenizer
 
-        self._tok = Tokenizer.from_file(str(path / TOKENIZER_JSON))
+        try:
+            self._tok = Tokenizer.from_file(str(path / TOKENIZER_JSON))
+        except Exception as ex:  # noqa: BLE001 - tokenizers raises a bare Exception
+            raise ValueError(f"{TOKENIZER_JSON}: {str(ex)[:200]}") from None
         cfg = _read(path / TOKENIZER_CONFIG) or {}
         self.added_tokens_decoder = self._tok.get_added_tokens_decoder()
         self.bos_token_id = self._id(cfg.get("bos_token"))

@@ -101,6 +101,7 @@ def _load_weights(path: Path, dtype: torch.dtype, folder: bool):
 
     folder = folder and os.environ.get(LOADER_ENV, "auto").strip().lower() != "transformers"
     try:
+        folder_llama.check_json_files(path)
         loaded = folder_llama.load(path, dtype) if folder else None
         if loaded is not None:
             return loaded
