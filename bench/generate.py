@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from avx2 import rerun_limited
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
@@ -46,12 +47,6 @@ from tweettwin.ml.sampler import LeanLlama, Sampler, SamplingOptions
 
 NEVER = 10**9  # a stop id no vocabulary has: every sample runs the full length
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "x-archive"
-AVX2_ENV = {
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-    "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
-}
 
 
 def parse_args() -> argparse.Namespace:
@@ -225,8 +220,8 @@ def _greedy(lean, prompt, opts) -> list[int]:
 
 def main() -> None:
     args = parse_args()
-    if args.avx2 and not os.environ.get("ONEDNN_MAX_CPU_ISA"):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
+    if args.avx2:
+        rerun_limited("--avx2")
     hf_logging.set_verbosity_error()
     dtype = torch.bfloat16 if machine(args) == "bf16" else torch.float32
     folder = resolve_base("embedded")[0]

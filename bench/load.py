@@ -23,14 +23,13 @@ import sys
 import time
 from pathlib import Path
 
+from avx2 import AVX2_ENV
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tweettwin.ml.env import cpu_model  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo" / "odile_bakes" / "model"
-AVX2_ENV = {
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-    "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
-}
 INSIDE = """
 import json, sys, time
 t0 = time.perf_counter()
@@ -80,13 +79,6 @@ def run_cli(args, loader: str) -> float:
     return time.perf_counter() - start
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
 def main() -> None:
     args = parse_args()
     if not Path(args.model_dir, "config.json").is_file():
@@ -102,7 +94,7 @@ def main() -> None:
             times[loader].setdefault("command", []).append(run_cli(args, loader))
         print(f"rep {rep + 1}/{args.reps} done", file=sys.stderr, flush=True)
     cap = seen["default"]["capability"]
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch capability {cap}")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, torch capability {cap}")
     print(f"model: {args.model_dir}; generate n={args.n}, seed 0; fastest of {args.reps} [median]")
     for loader, info in seen.items():
         print(

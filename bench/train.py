@@ -39,15 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
-# --emulate-avx2: the AVX2-only CPU class on an AVX-512 machine (torch's own kernels, oneDNN and
-# MKL limited to AVX2, so bf16 is emulated as there); must be set before torch is imported.
-AVX2_ENV = {
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-}
-if "--emulate-avx2" in sys.argv and os.environ.get("ATEN_CPU_CAPABILITY") != "avx2":
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
+from avx2 import rerun_limited
+
+rerun_limited("--emulate-avx2")  # the AVX2-only CPU class on an AVX-512 machine (bench/avx2.py)
 
 import torch  # noqa: E402
 

@@ -14,16 +14,14 @@ its first step took (compiling; Inductor's cache makes a second process faster).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train import AVX2_ENV  # noqa: E402  (train.py re-execs itself only for its own argv)
+from avx2 import rerun_limited  # noqa: E402
 
-if "--emulate-avx2" in sys.argv and os.environ.get("ATEN_CPU_CAPABILITY") != "avx2":
-    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **AVX2_ENV})
+rerun_limited("--emulate-avx2")
 
 import torch  # noqa: E402
 from train import flops_per_token, matmul_peak  # noqa: E402
