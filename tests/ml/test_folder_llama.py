@@ -147,6 +147,12 @@ def test_a_twin_samples_the_same_posts_either_way(twin_dir, monkeypatch):
 
     light = Twin.load(twin_dir, dtype=torch.float32, quantize=False)
     assert type(light.model).__name__ == "FolderLlama"
+    # the layers' weights are freed once packed for the sampler: only what the head needs stays
+    assert set(light.model.weights) == {
+        "model.embed_tokens.weight",
+        "model.norm.weight",
+        "lm_head.weight",
+    }
     monkeypatch.setattr(folder_llama, "load", lambda path, dtype: None)
     hf = Twin.load(twin_dir, dtype=torch.float32, quantize=False)
     assert type(hf.model).__name__ == "LlamaForCausalLM"

@@ -524,6 +524,8 @@ class Sampler:
         if not use_lean and isinstance(model, FolderLlama):
             raise ValueError("a FolderLlama samples on the lean path only (load with lean=False)")
         self.lean = LeanLlama(model, self.dtype, quantize, self.vocab) if use_lean else None
+        if isinstance(model, FolderLlama):
+            model.drop_layers()  # the lean copy is all that samples or scores from now on
 
     @property
     def path(self) -> str:
