@@ -132,6 +132,30 @@ def test_the_whole_flow_in_chromium(server, shots):
         browser.close()
 
 
+def test_the_page_follows_training_without_its_event_stream(server):
+    """Where the live stream never gets through (a proxy that buffers or blocks it), the page
+    reads the job every few seconds instead: the chart fills and the job ends as done."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.route("**/events", lambda route: route.abort())
+        page.goto(server[0])
+        page.set_input_files("#file", str(ARCHIVE))
+        page.click("#upload")
+        page.wait_for_selector("#dataset", state="visible", timeout=60_000)
+        page.click("#train")
+        done = "document.querySelector('#job-status').textContent.startsWith('Done')"
+        wait_for_job(page, server, done, 300)
+        step, total = page.inner_text("#stat-step").split(" / ")
+        assert step == total and int(total) > 1
+        assert (
+            page.locator("#chart polyline").count() == 2
+            and page.locator("#chart circle").count() >= 1
+        )
+        page.wait_for_selector("#use-form", state="visible")  # the new model is offered
+        browser.close()
+
+
 def sync_api_unquote(url: str) -> str:
     from urllib.parse import unquote
 

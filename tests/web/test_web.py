@@ -81,6 +81,19 @@ def test_a_job_trains_reports_and_publishes_the_model(tmp_path, train_defaults):
         assert any(e["kind"] == "eval" for e in done["events"])
         stream = c.get(f"/api/jobs/{job['id']}/events").text  # replays, then ends
         assert stream.count('data: {"kind": "step"') == 3 and "event: end" in stream
+        # events are numbered; a browser reconnecting with the last id it got gets the rest only
+        ids = [int(line[4:]) for line in stream.splitlines() if line.startswith("id: ")]
+        assert ids == list(range(len(done["events"])))
+        url = f"/api/jobs/{job['id']}/events"
+        rest = c.get(url, headers={"Last-Event-ID": str(ids[-3])}).text
+        assert [line for line in rest.splitlines() if line.startswith("id: ")] == [
+            f"id: {i}" for i in ids[-2:]
+        ]
+        assert "event: end" in rest
+        for odd in ("999999", "not-a-number", "-5"):  # never hangs, never skips what it lacks
+            again = c.get(url, headers={"Last-Event-ID": odd}).text
+            assert "event: end" in again
+        assert c.get(url, headers={"Last-Event-ID": "-5"}).text.count("id: ") == len(ids)
         # the job is a train run in the registry, and its model is served under its name
         from tweettwin.tracking import list_runs
 

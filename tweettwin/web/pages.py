@@ -209,19 +209,30 @@ async def resume_job(job_id: str, request: Request) -> dict:
     return _server(request).jobs.resume(job_id).to_dict()
 
 
+def _resume_from(last_event_id: str | None) -> int:
+    """The index of the first event to send: after ``Last-Event-ID`` (a browser reconnecting
+    sends the id of the last event it got), else 0."""
+    try:
+        return max(0, int(last_event_id) + 1) if last_event_id else 0
+    except ValueError:
+        return 0
+
+
 @router.get("/api/jobs/{job_id}/events", tags=["page"])
 async def job_events(job_id: str, request: Request) -> StreamingResponse:
-    """Server-sent events: every event so far, then new ones until the job ends."""
+    """Server-sent events: every event so far, then new ones until the job ends. Each carries
+    its index as its ``id``, so a reconnecting browser resumes after the last one it got
+    instead of drawing the chart twice."""
     job = _server(request).jobs.get(job_id)
 
     async def stream():
-        sent = 0
+        sent = min(_resume_from(request.headers.get("last-event-id")), len(job.events))
         while True:
             events = job.events
-            for event in events[sent:]:
-                yield f"data: {json.dumps(event)}\n\n"
-            sent = len(events)
-            if job.status != "running" and sent == len(job.events):
+            for i, event in enumerate(events[sent:], start=sent):
+                yield f"id: {i}\ndata: {json.dumps(event)}\n\n"
+            sent = max(sent, len(events))
+            if job.status != "running" and sent >= len(job.events):
                 yield "event: end\ndata: {}\n\n"
                 return
             if await request.is_disconnected():

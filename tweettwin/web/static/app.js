@@ -5,6 +5,10 @@ let dataset = null;      // name of the dataset shown
 let job = null;          // the training job shown
 let source = null;       // EventSource of that job
 let points = [];         // [{step, loss}] and [{step, val}]
+let applied = 0;         // how many of the job's events the chart holds (events are numbered)
+let heard = 0;           // when the stream last said something (Date.now())
+let poller = null;       // reads the job when its stream goes quiet
+const QUIET_MS = 5000;
 
 function showError(message) {
   const box = $("error");
@@ -134,19 +138,44 @@ function showJob() {
   drawChart();
 }
 
-function watch(j) {
-  job = j; points = [];
-  if (source) source.close();
+function apply(events, from) {
+  // events[i] is the job's event number from + i: each is drawn once, whichever way it came
+  events.forEach((e, i) => { if (from + i >= applied) { onEvent(e); applied = from + i + 1; } });
+}
+
+async function finish(id) {
+  if (source) { source.close(); source = null; }
+  clearInterval(poller); poller = null;
+  job = await call("GET", `/api/jobs/${id}`).catch(() => job);
+  apply(job.events || [], 0);
   showJob();
+  if (job.status === "completed") loadModels(job.name);
+}
+
+function watch(j) {
+  job = j; points = []; applied = 0; heard = Date.now();
+  if (source) source.close();
+  clearInterval(poller);
+  showJob();
+  // a reconnecting EventSource sends the last id it got: the server resumes after it
   source = new EventSource(`/api/jobs/${j.id}/events`);
-  source.onmessage = (m) => { onEvent(JSON.parse(m.data)); showJob(); };
-  source.addEventListener("end", async () => {
-    source.close(); source = null;
-    job = await call("GET", `/api/jobs/${j.id}`).catch(() => job);
+  source.onmessage = (m) => {
+    heard = Date.now();
+    apply([JSON.parse(m.data)], Number(m.lastEventId));
     showJob();
-    if (job.status === "completed") loadModels(job.name);
-  });
+  };
+  source.addEventListener("end", () => finish(j.id));
   source.onerror = () => { /* the browser reconnects on its own */ };
+  // a stream that goes quiet (a buffering proxy, a connection that hangs): read the job instead
+  poller = setInterval(async () => {
+    if (Date.now() - heard < QUIET_MS || job.id !== j.id) return;
+    const now = await call("GET", `/api/jobs/${j.id}`).catch(() => null);
+    if (!now || job.id !== j.id) return;
+    apply(now.events || [], 0);
+    if (now.status !== "running") return finish(j.id);
+    job = { ...now, events: undefined };
+    showJob();
+  }, QUIET_MS);
 }
 
 $("cancel").onclick = () => busy($("cancel"), null, async () => {
