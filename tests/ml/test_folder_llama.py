@@ -211,5 +211,5 @@ def test_a_tokenizer_json_that_tokenizers_cannot_read_is_one_line(copy):
     from tweettwin.ml.twin import Twin
 
     (copy / "tokenizer.json").write_text('{"model": {"type": "nothing"}}')
-    with pytest.raises(ModelError, match=r"cannot load the model \(tokenizer\.json: "):
+    with pytest.raises(ModelError, match=r"cannot load the model \(tokenizer\.json is damaged "):
         Twin.load(copy)

@@ -109,6 +109,8 @@ def _load_weights(path: Path, dtype: torch.dtype, folder: bool):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        if (path / folder_llama.TOKENIZER_JSON).is_file():
+            folder_llama.read_tokenizer(path)  # a damaged file: one line, not a traceback
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=dtype, trust_remote_code=False, use_safetensors=True
         )
