@@ -1,7 +1,7 @@
 """Load a Llama-family model folder for sampling without importing ``transformers``.
 
-Importing ``transformers``' tokenizer and Llama classes took ~2.8 s per process (AMD Zen 5,
-2 cores; torch itself ~0.9 s), more than loading the weights and sampling 10 posts together. A
+Importing ``transformers``' tokenizer and Llama classes took ~2.4-2.8 s per process (AMD Zen 5,
+2 cores; torch itself ~0.7-0.9 s), more than loading the weights and sampling 10 posts together. A
 ``Twin`` needs neither class: the lean sampler (ml/sampler.py) has its own decode loop and the
 ``tokenizers`` library does the word pieces. So a folder that this module reads exactly the way
 ``transformers`` would (a plain Llama config with default RoPE, one ``model.safetensors``, a
