@@ -62,21 +62,23 @@ def env_for(loader: str, avx2: bool) -> dict:
     return env | (AVX2_ENV if avx2 else {})
 
 
-def run_inside(args, loader: str) -> dict:
-    cmd = [sys.executable, "-c", INSIDE, args.model_dir, str(args.n)]
-    out = subprocess.run(cmd, env=env_for(loader, args.avx2), capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(f"{loader}: {out.stderr.strip()[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def run_cli(args, loader: str) -> float:
-    cmd = [sys.executable, "-m", "tweettwin", "generate", args.model_dir, "-n", str(args.n)]
+def run(args, loader: str, cmd: list[str]) -> tuple[str, float]:
+    """Run ``cmd`` with ``loader``; its stdout and wall seconds (a failure ends the bench)."""
     start = time.perf_counter()
     out = subprocess.run(cmd, env=env_for(loader, args.avx2), capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"{loader}: {out.stderr.strip()[-2000:]}")
-    return time.perf_counter() - start
+    return out.stdout, time.perf_counter() - start
+
+
+def run_inside(args, loader: str) -> dict:
+    stdout, _ = run(args, loader, [sys.executable, "-c", INSIDE, args.model_dir, str(args.n)])
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_cli(args, loader: str) -> float:
+    cmd = [sys.executable, "-m", "tweettwin", "generate", args.model_dir, "-n", str(args.n)]
+    return run(args, loader, cmd)[1]
 
 
 def main() -> None:

@@ -153,7 +153,7 @@ def test_a_twin_samples_the_same_posts_either_way(twin_dir, monkeypatch):
         "model.norm.weight",
         "lm_head.weight",
     }
-    monkeypatch.setattr(folder_llama, "load", lambda path, dtype: None)
+    monkeypatch.setattr(folder_llama, "load", lambda path, dtype, settings=None: None)
     hf = Twin.load(twin_dir, dtype=torch.float32, quantize=False)
     assert type(hf.model).__name__ == "LlamaForCausalLM"
     assert (light.sep_id, light.stop_ids, light.defaults) == (hf.sep_id, hf.stop_ids, hf.defaults)

@@ -45,6 +45,13 @@ def server(tiny_base, tmp_path):
     proc.wait(10)
 
 
+def upload(page) -> None:
+    """Upload the sample archive and wait for its dataset table."""
+    page.set_input_files("#file", str(ARCHIVE))
+    page.click("#upload")
+    page.wait_for_selector("#dataset", state="visible", timeout=60_000)
+
+
 def wait_for_job(page, server, condition: str, timeout_s: float) -> None:
     """Wait until ``condition`` (JS) holds; a job that failed, or a wait that timed out, fails
     the test with what the job and the server said, not a bare timeout."""
@@ -78,9 +85,7 @@ def test_the_whole_flow_in_chromium(server, shots):
         assert "Choose a file first" in page.inner_text("#error")
         shots(page, "01-start-error")
 
-        page.set_input_files("#file", str(ARCHIVE))
-        page.click("#upload")
-        page.wait_for_selector("#dataset", state="visible", timeout=60_000)
+        upload(page)
         assert page.locator("#error").is_hidden()
         assert page.locator("#authors tbody tr").count() == 1
         assert page.locator("#sample-posts li").count() == 5
@@ -140,9 +145,7 @@ def test_the_page_follows_training_without_its_event_stream(server):
         page = browser.new_page(viewport={"width": 390, "height": 844})
         page.route("**/events", lambda route: route.abort())
         page.goto(server[0])
-        page.set_input_files("#file", str(ARCHIVE))
-        page.click("#upload")
-        page.wait_for_selector("#dataset", state="visible", timeout=60_000)
+        upload(page)
         page.click("#train")
         done = "document.querySelector('#job-status').textContent.startsWith('Done')"
         wait_for_job(page, server, done, 300)

@@ -106,14 +106,18 @@ def damaged(name: str, detail: str) -> ValueError:
     )
 
 
-def check_json_files(path: Path) -> None:
-    """A damaged settings file of the folder is a ValueError naming it, on either loader
+def read_settings(path: Path) -> dict[str, dict | None]:
+    """The folder's config, generation config and tokenizer config (None where missing), read
+    once per load. A damaged one is a ValueError naming it, whichever loader follows
     (``transformers`` would sample greedily without ``generation_config.json``'s settings, say).
     ``tokenizer.json`` is left to the tokenizers library, which reads it 20x faster than
     ``json`` (``read_tokenizer``)."""
+    settings = {}
     for name in (CONFIG_JSON, GENERATION_CONFIG, TOKENIZER_CONFIG):
-        if (Path(path) / name).is_file() and _read(Path(path) / name) is None:
+        settings[name] = _read(Path(path) / name)
+        if settings[name] is None and (Path(path) / name).is_file():
             raise damaged(name, "not a JSON object")
+    return settings
 
 
 def read_tokenizer(path: Path):
@@ -126,10 +130,11 @@ def read_tokenizer(path: Path):
         raise damaged(TOKENIZER_JSON, str(ex)[:200]) from None
 
 
-def loadable(path: Path) -> bool:
+def loadable(path: Path, settings: dict | None = None) -> bool:
     """True when ``path`` holds a folder this module loads exactly as ``transformers`` would."""
     path = Path(path)
-    cfg, tok_cfg = _read(path / CONFIG_JSON), _read(path / TOKENIZER_CONFIG)
+    settings = read_settings(path) if settings is None else settings
+    cfg, tok_cfg = settings[CONFIG_JSON], settings[TOKENIZER_CONFIG]
     return (
         cfg is not None
         and tok_cfg is not None
@@ -137,7 +142,7 @@ def loadable(path: Path) -> bool:
         and fast_tokenizer(tok_cfg)
         and (path / WEIGHTS).is_file()
         and (path / TOKENIZER_JSON).is_file()
-        and _read(path / GENERATION_CONFIG) is not None
+        and settings[GENERATION_CONFIG] is not None
     )
 
 
@@ -181,12 +186,12 @@ class FolderLlama:
         self.weights = {k: self.weights[k] for k in keep}
 
 
-def load_model(path: Path, dtype: torch.dtype) -> FolderLlama:
+def load_model(path: Path, dtype: torch.dtype, cfg: dict, gen: dict) -> FolderLlama:
+    """The weights of ``path`` in ``dtype``, with its config ``cfg`` and generation config."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    cfg = _read(path / CONFIG_JSON) or {}
-    gen = GENERATION_DEFAULTS | (_read(path / GENERATION_CONFIG) or {})
+    gen = GENERATION_DEFAULTS | gen
     try:
         weights = {k: v.to(dtype) for k, v in load_file(path / WEIGHTS).items()}
     except SafetensorError as ex:  # what check_folder_weights does not catch: one line
@@ -211,9 +216,10 @@ class Encoding:
 class FolderTokenizer:
     """The part of a ``transformers`` fast tokenizer that tweettwin uses, on ``tokenizers``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cfg: dict | None = None) -> None:
+        """``cfg``: the folder's tokenizer config (read from ``path`` when not given)."""
         self._tok = read_tokenizer(path)
-        cfg = _read(path / TOKENIZER_CONFIG) or {}
+        cfg = (_read(Path(path) / TOKENIZER_CONFIG) if cfg is None else cfg) or {}
         self.added_tokens_decoder = self._tok.get_added_tokens_decoder()
         self.bos_token_id = self._id(cfg.get("bos_token"))
         self.eos_token_id = self._id(cfg.get("eos_token"))
@@ -261,10 +267,15 @@ class FolderTokenizer:
         return [self._tok.id_to_token(i) for i in ids]
 
 
-def load(path, dtype: torch.dtype) -> tuple[FolderLlama, FolderTokenizer] | None:
+def load(
+    path, dtype: torch.dtype, settings: dict | None = None
+) -> tuple[FolderLlama, FolderTokenizer] | None:
     """The folder's model and tokenizer without ``transformers``, or None where only
-    ``transformers`` reads the folder exactly (see :func:`loadable`)."""
+    ``transformers`` reads the folder exactly (see :func:`loadable`). ``settings``: what
+    :func:`read_settings` gave, if the caller has read it."""
     path = Path(path)
-    if not loadable(path):
+    settings = read_settings(path) if settings is None else settings
+    if not loadable(path, settings):
         return None
-    return load_model(path, dtype), FolderTokenizer(path)
+    model = load_model(path, dtype, settings[CONFIG_JSON], settings[GENERATION_CONFIG])
+    return model, FolderTokenizer(path, settings[TOKENIZER_CONFIG])

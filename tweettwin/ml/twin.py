@@ -101,8 +101,8 @@ def _load_weights(path: Path, dtype: torch.dtype, folder: bool):
 
     folder = folder and os.environ.get(LOADER_ENV, "auto").strip().lower() != "transformers"
     try:
-        folder_llama.check_json_files(path)
-        loaded = folder_llama.load(path, dtype) if folder else None
+        settings = folder_llama.read_settings(path)  # a damaged file: one line, either loader
+        loaded = folder_llama.load(path, dtype, settings) if folder else None
         if loaded is not None:
             return loaded
         from transformers import AutoModelForCausalLM, AutoTokenizer
