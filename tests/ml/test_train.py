@@ -415,6 +415,28 @@ def test_every_block_starts_where_sampling_starts():
     assert not torch.equal(packed.epoch(0), packed.epoch(1))
 
 
+def test_held_out_batches_hold_every_post_once_with_little_padding():
+    """Each validation post is scored once as S text S; a batch's posts are of like length, so
+    padding stays a small share (posts of 3 to 120 tokens used to share batches)."""
+    from tweettwin.ml.data import IGNORE, eval_batches
+
+    sep = 0
+    posts = [[1 + (i * 7919) % 500] * (1 + (i * 37) % 120) for i in range(150)]
+    batches = eval_batches(posts, sep)
+    seen, real, padded = [], 0, 0
+    for ids, mask, labels in batches:
+        assert ids.numel() <= 4096
+        widths = mask.sum(1)
+        assert int(widths.max()) <= int(widths.min() * 1.15) + 2
+        for row, width in zip(ids.tolist(), widths.tolist(), strict=True):
+            assert row[0] == sep and row[width - 1] == sep
+            seen.append(row[1 : width - 1])
+        assert labels[:, 0].eq(IGNORE).all() and labels[mask == 0].eq(IGNORE).all()
+        real, padded = real + int(mask.sum()), padded + ids.numel()
+    assert sorted(seen) == sorted(posts)
+    assert padded < 1.15 * real
+
+
 def test_no_resumable_checkpoint_after_the_last_step(tiny_model_dir, tiny_dataset_dir, tmp_path):
     """A checkpoint falls due every step here; after the last one the model itself is saved, so
     writing weights and optimizer state there too would only cost time."""

@@ -138,15 +138,30 @@ class PackedBlocks:
         return blocks
 
 
-def eval_batches(posts: list[list[int]], sep_id: int, max_tokens: int = 4096, max_len: int = 512):
+def eval_batches(
+    posts: list[list[int]],
+    sep_id: int,
+    max_tokens: int = 4096,
+    max_len: int = 512,
+    spread: float = 0.15,
+):
     """Validation posts as ``S text S`` (loss on text and the closing S), padded in length-sorted
-    batches of about ``max_tokens`` tokens: a list of (input_ids, attention_mask, labels)."""
+    batches of at most ``max_tokens`` tokens: a list of (input_ids, attention_mask, labels).
+
+    A batch's longest post is at most ``spread`` longer than its shortest (+2 tokens), so few
+    positions are padding: with batches bounded by size alone, posts of 3 to 54 tokens shared one
+    and 40-50% of the forward pass was padding (a held-out pass 1.5x slower under AVX2)."""
     items = sorted(([sep_id] + p[: max_len - 2] + [sep_id] for p in posts), key=len)
     batches, start = [], 0
     while start < len(items):
         width = len(items[start])
+        widest = int(width * (1 + spread)) + 2
         end = start
-        while end < len(items) and len(items[end]) * (end - start + 1) <= max(max_tokens, width):
+        while (
+            end < len(items)
+            and len(items[end]) * (end - start + 1) <= max(max_tokens, width)
+            and len(items[end]) <= widest
+        ):
             end += 1
         chunk = items[start:end]
         width = len(chunk[-1])
