@@ -168,14 +168,19 @@ def test_guard_drops_copies_and_tops_up():
 
 
 def test_heldout_loss_does_not_depend_on_the_batching(model_dir):
-    """eval batches held-out posts tighter than training (less padding): the same loss."""
+    """Held-out posts are batched by length (little padding): the same loss as batches bounded by
+    size alone, or as tiny ones."""
     from tweettwin.ml import evaluation as ev
-    from tweettwin.ml.data import read_dataset
+    from tweettwin.ml.data import eval_batches, read_dataset
 
     validation = read_dataset(model_dir.parent / "data").validation
     model, tokenizer = ev.load_folder(model_dir)
     tight = ev.heldout_loss(model, tokenizer, validation)
-    with mock.patch.object(ev, "HELDOUT_BATCH_TOKENS", 4096):
+
+    def batched(**how):
+        return mock.patch.object(ev, "eval_batches", lambda p, s: eval_batches(p, s, **how))
+
+    with batched(max_tokens=4096, spread=100.0):
         assert ev.heldout_loss(model, tokenizer, validation) == pytest.approx(tight, abs=1e-5)
-    with mock.patch.object(ev, "HELDOUT_BATCH_TOKENS", 64):
+    with batched(max_tokens=64):
         assert ev.heldout_loss(model, tokenizer, validation) == pytest.approx(tight, abs=1e-5)

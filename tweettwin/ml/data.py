@@ -146,7 +146,8 @@ def eval_batches(
     spread: float = 0.15,
 ):
     """Validation posts as ``S text S`` (loss on text and the closing S), padded in length-sorted
-    batches of at most ``max_tokens`` tokens: a list of (input_ids, attention_mask, labels).
+    batches of at most ``max_tokens`` tokens (a longer post alone): a list of (input_ids,
+    attention_mask, labels). Training and ``tweettwin eval`` share them.
 
     A batch's longest post is at most ``spread`` longer than its shortest (+2 tokens), so few
     positions are padding: bounded by size alone, batches mixed posts of 3 and 54 tokens and

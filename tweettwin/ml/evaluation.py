@@ -17,11 +17,6 @@ from tweettwin.ml.sampler import MAX_BATCH
 # sampling costs what one call for all the posts costs (chunks of 25 cost ~25% more: a 32-row
 # batch decodes at nearly the price of a 25-row one).
 CHUNK = MAX_BATCH
-# Tokens per held-out batch (padded width x posts). Posts are a few dozen tokens: 4096-token
-# batches (training's default) padded andreruffert's 117 validation posts from 2,178 to 4,292
-# tokens and took 6.2 s in fp32 on 2 Zen 5 cores; 1024 pads to 2,798 and takes 3.9 s, same loss
-# to 6 decimals (padding is masked out; only the batch shapes change).
-HELDOUT_BATCH_TOKENS = 1024
 
 
 @torch.inference_mode()
@@ -32,7 +27,7 @@ def heldout_loss(model, tokenizer, records: Sequence[dict], author_tags: bool = 
     net = PostLM(model.float().eval(), dtype=torch.float32)
     total = count = 0.0
     for ids, mask, labels in eval_batches(
-        encode(tokenizer, post_texts(records, author_tags)), sep_id, HELDOUT_BATCH_TOKENS
+        encode(tokenizer, post_texts(records, author_tags)), sep_id
     ):
         n = int((labels[:, 1:] != -100).sum())
         total += float(net(ids, labels=labels, attention_mask=mask)) * n
